@@ -81,7 +81,7 @@ mod tests {
         let keys: Vec<SigningKey> = ParamSet::ALL
             .iter()
             .enumerate()
-            .map(|(i, p)| SigningKey::from_seed(*p, &[i as u8; 32]).unwrap())
+            .map(|(i, p)| SigningKey::from_seed(*p, &[u8::try_from(i).unwrap(); 32]).unwrap())
             .collect();
         let msgs: Vec<Vec<u8>> = (0..30u8).map(|i| vec![i; usize::from(i)]).collect();
         let sigs: Vec<Vec<u8>> = msgs

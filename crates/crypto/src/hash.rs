@@ -62,7 +62,11 @@ mod tests {
             ),
         ];
         for (d, n, chain, want) in cases {
-            assert_eq!(work_id(&d, &n, ChainId(chain)).to_string(), want, "chain {chain}");
+            assert_eq!(
+                work_id(&d, &n, ChainId(chain)).to_string(),
+                want,
+                "chain {chain}"
+            );
         }
     }
 

@@ -36,7 +36,9 @@ pub enum KeyFileError {
     #[error("key file {0} already exists (pass --force to overwrite)")]
     Exists(PathBuf),
     /// Group or others may read the file.
-    #[error("key file {path} has mode {mode:o}; it must not be readable by group or others (chmod 600)")]
+    #[error(
+        "key file {path} has mode {mode:o}; it must not be readable by group or others (chmod 600)"
+    )]
     InsecurePermissions {
         /// The file.
         path: PathBuf,
@@ -108,12 +110,13 @@ pub fn write(path: &Path, key: &SigningKey, force: bool) -> Result<(), KeyFileEr
         seed: hex::encode(key.seed()),
         public_key: hex::encode(key.verifying_key().as_bytes()),
     };
-    let text = Zeroizing::new(serde_json::to_string_pretty(&body).map_err(|e| {
-        KeyFileError::Format {
-            path: path.to_owned(),
-            message: e.to_string(),
-        }
-    })?);
+    let text =
+        Zeroizing::new(
+            serde_json::to_string_pretty(&body).map_err(|e| KeyFileError::Format {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?,
+        );
     drop(Zeroizing::new(body.seed));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(io_err(path))?;
@@ -189,10 +192,7 @@ fn parse_public(path: &Path, json: &KeyFileJson) -> Result<VerifyingKey, KeyFile
         field,
         source,
     };
-    let param: ParamSet = json
-        .param_set
-        .parse()
-        .map_err(|e| field("param_set", e))?;
+    let param: ParamSet = json.param_set.parse().map_err(|e| field("param_set", e))?;
     let pk = hex::decode(&json.public_key).map_err(|_| KeyFileError::Format {
         path: path.to_owned(),
         message: "field `public_key` is not hex".into(),
@@ -248,7 +248,10 @@ mod tests {
         assert_eq!(back.seed(), key.seed());
         assert_eq!(read_public(&path).unwrap().key, *key.verifying_key());
 
-        assert!(matches!(write(&path, &key, false), Err(KeyFileError::Exists(_))));
+        assert!(matches!(
+            write(&path, &key, false),
+            Err(KeyFileError::Exists(_))
+        ));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(
             read(&path),
@@ -256,7 +259,10 @@ mod tests {
         ));
         // Overwriting with force restores 0600.
         write(&path, &key, true).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
 
         // A public key that does not match the seed.
         let other = SigningKey::from_seed(ParamSet::MlDsa65, &[6; 32]).unwrap();
@@ -265,7 +271,10 @@ mod tests {
             &hex::encode(other.verifying_key().as_bytes()),
         );
         fs::write(&path, text).unwrap();
-        assert!(matches!(read(&path), Err(KeyFileError::PublicKeyMismatch(_))));
+        assert!(matches!(
+            read(&path),
+            Err(KeyFileError::PublicKeyMismatch(_))
+        ));
 
         fs::write(&path, "{\"version\":2}").unwrap();
         assert!(matches!(read(&path), Err(KeyFileError::Format { .. })));

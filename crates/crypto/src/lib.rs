@@ -23,4 +23,6 @@ pub mod mldsa;
 
 pub use batch::{BatchItem, BatchVerifier, verify_batch};
 pub use hash::{proof_work_id, work_id};
-pub use mldsa::{MAX_CONTEXT_LEN, MlDsaError, ParamSet, SEED_LEN, SigningKey, VerifyingKey, verify};
+pub use mldsa::{
+    MAX_CONTEXT_LEN, MlDsaError, ParamSet, SEED_LEN, SigningKey, VerifyingKey, verify,
+};

@@ -125,7 +125,9 @@ impl FromStr for ParamSet {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MlDsaError {
     /// A parameter-set byte other than 0x02, 0x03, 0x05.
-    #[error("param_set byte 0x{0:02x} is not ML-DSA-44 (0x02), ML-DSA-65 (0x03) or ML-DSA-87 (0x05)")]
+    #[error(
+        "param_set byte 0x{0:02x} is not ML-DSA-44 (0x02), ML-DSA-65 (0x03) or ML-DSA-87 (0x05)"
+    )]
     UnknownParamSet(u8),
     /// A parameter-set name that is not 44, 65 or 87.
     #[error("parameter set `{0}` is not one of ML-DSA-44, ML-DSA-65, ML-DSA-87")]
@@ -217,13 +219,14 @@ macro_rules! libcrux_backend {
                 ctx: &[u8],
                 sig: &[u8],
             ) -> Result<bool, MlDsaError> {
-                let pk = libcrux_ml_dsa::MLDSAVerificationKey::new(pk.try_into().map_err(
-                    |_| MlDsaError::PublicKeyLength {
-                        param: PARAM,
-                        expected: PARAM.public_key_len(),
-                        got: pk.len(),
-                    },
-                )?);
+                let pk =
+                    libcrux_ml_dsa::MLDSAVerificationKey::new(pk.try_into().map_err(|_| {
+                        MlDsaError::PublicKeyLength {
+                            param: PARAM,
+                            expected: PARAM.public_key_len(),
+                            got: pk.len(),
+                        }
+                    })?);
                 let sig = libcrux_ml_dsa::MLDSASignature::new(sig.try_into().map_err(|_| {
                     MlDsaError::SignatureLength {
                         param: PARAM,
@@ -517,7 +520,10 @@ mod tests {
         assert_eq!("65".parse::<ParamSet>().unwrap(), ParamSet::MlDsa65);
         assert_eq!("mldsa87".parse::<ParamSet>().unwrap(), ParamSet::MlDsa87);
         for bad in [0u8, 1, 4, 6, 0xff] {
-            assert_eq!(ParamSet::from_id(bad), Err(MlDsaError::UnknownParamSet(bad)));
+            assert_eq!(
+                ParamSet::from_id(bad),
+                Err(MlDsaError::UnknownParamSet(bad))
+            );
         }
         assert!("66".parse::<ParamSet>().is_err());
     }

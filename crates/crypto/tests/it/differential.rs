@@ -36,7 +36,9 @@ fn fips204_verify(param: ParamSet, pk: &[u8], msg: &[u8], ctx: &[u8], sig: &[u8]
     macro_rules! v {
         ($m:ident) => {{
             let Ok(pk) = pk.try_into() else { return false };
-            let Ok(sig) = sig.try_into() else { return false };
+            let Ok(sig) = sig.try_into() else {
+                return false;
+            };
             match fips204::$m::PublicKey::try_from_bytes(pk) {
                 Ok(pk) => pk.verify(msg, &sig, ctx),
                 Err(_) => false,
@@ -57,7 +59,10 @@ pub fn rustcrypto_sign_mu(param: ParamSet, seed: &[u8], mu: &[u8]) -> Vec<u8> {
             let seed = ml_dsa::B32::try_from(seed).unwrap();
             let kp = ml_dsa::SigningKey::<$p>::from_seed(&seed);
             let mu = mu.try_into().unwrap();
-            kp.expanded_key().sign_mu_deterministic(&mu).encode().to_vec()
+            kp.expanded_key()
+                .sign_mu_deterministic(&mu)
+                .encode()
+                .to_vec()
         }};
     }
     match param {
@@ -129,10 +134,22 @@ proptest! {
 #[test]
 fn cross_signing() {
     for (i, param) in ParamSet::ALL.into_iter().enumerate() {
-        let seed = [i as u8 + 40; 32];
+        let seed = [u8::try_from(i).unwrap() + 40; 32];
         let sk = SigningKey::from_seed(param, &seed).unwrap();
         let ours = sk.sign(b"cross", b"ctx").unwrap();
-        assert!(rustcrypto_verify(param, sk.verifying_key().as_bytes(), b"cross", b"ctx", &ours));
-        assert!(fips204_verify(param, sk.verifying_key().as_bytes(), b"cross", b"ctx", &ours));
+        assert!(rustcrypto_verify(
+            param,
+            sk.verifying_key().as_bytes(),
+            b"cross",
+            b"ctx",
+            &ours
+        ));
+        assert!(fips204_verify(
+            param,
+            sk.verifying_key().as_bytes(),
+            b"cross",
+            b"ctx",
+            &ours
+        ));
     }
 }

@@ -81,8 +81,13 @@ fn run_verify(file: &str, param: ParamSet) {
             seen += 1;
             let got = verify(param, &pk, &h(&t.msg), &h(&t.ctx), &h(&t.sig));
             // The libcrux path must agree for every context, empty ones included.
-            let lc =
-                poai_crypto::mldsa::verify_with_libcrux(param, &pk, &h(&t.msg), &h(&t.ctx), &h(&t.sig));
+            let lc = poai_crypto::mldsa::verify_with_libcrux(
+                param,
+                &pk,
+                &h(&t.msg),
+                &h(&t.ctx),
+                &h(&t.sig),
+            );
             assert_eq!(got, lc, "{file} tc {}: backends disagree", t.tc_id);
             match t.result.as_str() {
                 "valid" => {
@@ -146,7 +151,10 @@ fn run_sign(file: &str, param: ParamSet) {
                 }
                 (Err(e), r) => panic!("{file} tc {}: keygen {e:?}, expected {r}", t.tc_id),
             };
-            let want_pk = g.public_key.as_deref().expect("a valid seed has a public key");
+            let want_pk = g
+                .public_key
+                .as_deref()
+                .expect("a valid seed has a public key");
             assert_eq!(key.verifying_key().as_bytes(), h(want_pk), "tc {}", t.tc_id);
             let rnd: [u8; 32] = t
                 .rnd
@@ -179,7 +187,12 @@ fn run_sign(file: &str, param: ParamSet) {
                     assert_eq!(t.result, "valid");
                     assert_eq!(rnd, [0; 32], "external-mu vectors are deterministic");
                     let sig = crate::differential::rustcrypto_sign_mu(param, &seed, &h(mu));
-                    assert_eq!(hex::encode(sig), t.sig, "{file} tc {} (external mu)", t.tc_id);
+                    assert_eq!(
+                        hex::encode(sig),
+                        t.sig,
+                        "{file} tc {} (external mu)",
+                        t.tc_id
+                    );
                 }
                 (None, None) => panic!("tc {}: neither msg nor mu", t.tc_id),
             }

@@ -1,0 +1,74 @@
+//! The `poai` command line: clap argument structs and the code behind each command.
+//!
+//! The binary (`bin/poai`) only parses arguments and calls [`run`]. Each command returns the
+//! text it prints, so tests drive commands as functions as well as through the real binary.
+//!
+//! Commands:
+//! - `poai keys new|show`: ML-DSA key files (mode 0600; the secret is never printed).
+//! - `poai proof build|decode|sign|verify`: LP-130 work proofs and their signatures
+//!   (SPEC section 2), as hex or JSON.
+//! - `poai reward`: the gross and paid reward of a proof at a height (SPEC section 3).
+
+pub mod keys;
+pub mod proof;
+pub mod reward;
+
+use clap::{Parser, Subcommand};
+
+/// poai: verified AI-compute mining.
+#[derive(Debug, Parser)]
+#[command(name = "poai", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and inspect ML-DSA key files.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Build, decode, sign and verify LP-130 work proofs.
+    #[command(subcommand)]
+    Proof(proof::ProofCommand),
+    /// Compute the reward a work proof earns at a block height.
+    Reward(reward::RewardArgs),
+}
+
+/// A command's outcome: the text to print, and whether it counts as success (a signature that
+/// does not verify prints its verdict and exits 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Text for standard output.
+    pub text: String,
+    /// Exit successfully?
+    pub success: bool,
+}
+
+impl Output {
+    /// A successful output.
+    pub fn ok(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            success: true,
+        }
+    }
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<Output> {
+    match cli.command {
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Proof(cmd) => proof::run(cmd),
+        Command::Reward(args) => reward::run(&args).map(Output::ok),
+    }
+}
+
+/// Pretty JSON for `--json` output.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    let mut s = serde_json::to_string_pretty(value)?;
+    s.push('\n');
+    Ok(s)
+}
