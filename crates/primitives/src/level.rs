@@ -16,9 +16,7 @@ pub const BPS_DENOMINATOR: u64 = 10_000;
 
 /// A privacy level (LP-130) or, equivalently, the hardware tier a device's attestation proves.
 /// Ordered: a higher level needs stronger hardware and pays more.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u16", into = "u16")]
 #[repr(u16)]
 pub enum PrivacyLevel {

@@ -9,7 +9,11 @@
 //! in `poai-crypto`, so that the types can be used by code that must not pull in crypto backends.
 //! Wire integers are big-endian (SPEC section 1).
 
-#![deny(clippy::indexing_slicing, clippy::panic, clippy::arithmetic_side_effects)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 
 pub mod hexfmt;
 pub mod ids;
