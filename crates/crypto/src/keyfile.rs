@@ -172,7 +172,11 @@ fn read_json(path: &Path, check_mode: bool) -> Result<KeyFileJson, KeyFileError>
         return Err(KeyFileError::TooLarge(path.to_owned()));
     }
     let text = Zeroizing::new(fs::read_to_string(path).map_err(io_err(path))?);
-    let json: KeyFileJson = serde_json::from_str(&text).map_err(|e| KeyFileError::Format {
+    parse_json(path, &text)
+}
+
+fn parse_json(path: &Path, text: &str) -> Result<KeyFileJson, KeyFileError> {
+    let json: KeyFileJson = serde_json::from_str(text).map_err(|e| KeyFileError::Format {
         path: path.to_owned(),
         // serde_json's message names the field and position, never the value.
         message: e.to_string(),
@@ -203,6 +207,19 @@ fn parse_public(path: &Path, json: &KeyFileJson) -> Result<VerifyingKey, KeyFile
 /// Reads a signing key. Refuses files readable by group or others.
 pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
     let json = read_json(path, true)?;
+    key_from_json(path, json)
+}
+
+/// Parses key-file text (already read; `path` only names it in errors). For fuzzing and tools
+/// that hold the text in memory.
+pub fn parse(path: &Path, text: &str) -> Result<SigningKey, KeyFileError> {
+    if text.len() as u64 > MAX_KEYFILE_LEN {
+        return Err(KeyFileError::TooLarge(path.to_owned()));
+    }
+    key_from_json(path, parse_json(path, text)?)
+}
+
+fn key_from_json(path: &Path, json: KeyFileJson) -> Result<SigningKey, KeyFileError> {
     let public = parse_public(path, &json)?;
     let seed = Zeroizing::new(hex::decode(&json.seed).map_err(|_| KeyFileError::Format {
         path: path.to_owned(),
