@@ -8,6 +8,8 @@
 //! - `poai proof build|decode|sign|verify`: LP-130 work proofs and their signatures
 //!   (SPEC section 2), as hex or JSON.
 //! - `poai reward`: the gross and paid reward of a proof at a height (SPEC section 3).
+//! - `poai tee verify|envelope`: offline TEE evidence verification (SPEC section 5), from
+//!   `poai_tee::cli`.
 
 pub mod keys;
 pub mod proof;
@@ -35,6 +37,9 @@ pub enum Command {
     Proof(proof::ProofCommand),
     /// Compute the reward a work proof earns at a block height.
     Reward(reward::RewardArgs),
+    /// Verify TEE evidence offline and wrap vendor files into evidence envelopes.
+    #[command(subcommand)]
+    Tee(poai_tee::cli::TeeCommand),
 }
 
 /// A command's outcome: the text to print, and whether it counts as success (a signature that
@@ -63,6 +68,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Proof(cmd) => proof::run(cmd),
         Command::Reward(args) => reward::run(&args).map(Output::ok),
+        Command::Tee(cmd) => match poai_tee::cli::run(cmd) {
+            Ok(text) => Ok(Output::ok(text)),
+            // A rejection is a verdict, not a failure of the tool: print the report, exit 1.
+            Err(poai_tee::cli::CliError::Rejected { output, .. }) => Ok(Output {
+                text: output,
+                success: false,
+            }),
+            Err(e) => Err(e.into()),
+        },
     }
 }
 
