@@ -1,0 +1,132 @@
+//! poai-chain benches: the state machine's per-block work for 1,000 signed ML-DSA-65 work
+//! proofs (100 miners × 10, all valid): decoding, batch signature checks (`prepare`), and
+//! execution (`propose`: every rule, payouts, state root). Storage is the node's (`poai bench`
+//! measures the whole path with the redb commit; docs/PERFORMANCE.md).
+//!
+//! Run: `cargo bench -p poai-chain --bench machine -- --warm-up-time 1 --measurement-time 3`.
+
+// Bench code: a failed unwrap is a failed bench, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use poai_chain::evidence::{dev_device_id, dev_evidence};
+use poai_chain::{
+    BlockContext, Call, Genesis, Machine, ProofTx, SignedTx, State, Transaction, TxBody,
+    address_of, genesis_block,
+};
+use poai_crypto::{ParamSet, SigningKey};
+use poai_primitives::{Address, ChainId, Nonce, PrivacyLevel, WorkProof};
+use std::hint::black_box;
+
+const MINERS: usize = 100;
+const PER_MINER: usize = 10;
+
+fn setup() -> (Machine, State, Vec<Transaction>) {
+    let step = 3600;
+    let genesis = Genesis {
+        chain_id: ChainId(7),
+        genesis_time: 1_800_000_000,
+        emission_genesis_height: 1,
+        allow_dev_evidence: true,
+        dev_block_time_step: Some(step),
+        min_fee: 0,
+        max_block_txs: 10_000,
+        lp_address: Address([1; 20]),
+        treasury: Address([2; 20]),
+        accounts: Vec::new(),
+    };
+    let machine = Machine::new();
+    let mut state = State::from_genesis(&genesis);
+    genesis_block(&mut state);
+    state.take_changes();
+    let keys: Vec<SigningKey> = (0..MINERS)
+        .map(|i| SigningKey::from_seed(ParamSet::MlDsa65, &[u8::try_from(i).unwrap(); 32]).unwrap())
+        .collect();
+    let regs: Vec<Transaction> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let body = TxBody {
+                chain_id: genesis.chain_id,
+                nonce: 0,
+                fee: 0,
+                call: Call::RegisterDevice {
+                    evidence: dev_evidence(
+                        PrivacyLevel::Sovereign,
+                        &[u8::try_from(i).unwrap(); 32],
+                    ),
+                },
+            };
+            Transaction::Account(SignedTx::sign(body, k).unwrap())
+        })
+        .collect();
+    let p = machine.prepare(&state, regs);
+    let ctx = BlockContext::next(
+        &state,
+        Machine::next_timestamp(&state, 0),
+        Address::default(),
+    );
+    machine.propose(&mut state, ctx, &p);
+    state.take_changes();
+    let registered = state.head().timestamp;
+    let mut proofs = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        for j in 0..PER_MINER {
+            let mut nonce = [0u8; 32];
+            nonce[0] = u8::try_from(j).unwrap();
+            let proof = WorkProof {
+                device_id: dev_device_id(&[u8::try_from(i).unwrap(); 32]),
+                nonce: Nonce(nonce),
+                timestamp: registered + step - 600 + 60 * (u64::try_from(j).unwrap() + 1),
+                privacy_level: PrivacyLevel::Sovereign,
+                compute_minutes: 1,
+                tee_evidence: Vec::new(),
+            };
+            let to = address_of(k.verifying_key());
+            proofs.push(Transaction::Proof(
+                ProofTx::sign(proof, to, genesis.chain_id, k).unwrap(),
+            ));
+        }
+    }
+    (machine, state, proofs)
+}
+
+fn bench(c: &mut Criterion) {
+    let (machine, state, txs) = setup();
+    let raw: Vec<Vec<u8>> = txs.iter().map(Transaction::encode).collect();
+    let mut g = c.benchmark_group("machine");
+    g.throughput(Throughput::Elements(u64::try_from(txs.len()).unwrap()));
+    g.sample_size(10);
+    g.bench_function("decode/proofs=1000", |b| {
+        b.iter(|| {
+            raw.iter()
+                .map(|r| Transaction::decode(black_box(r)).unwrap())
+                .collect::<Vec<_>>()
+        })
+    });
+    g.bench_function("prepare/proofs=1000", |b| {
+        b.iter_batched(
+            || txs.clone(),
+            |t| machine.prepare(&state, t),
+            BatchSize::LargeInput,
+        )
+    });
+    let prepared = machine.prepare(&state, txs.clone());
+    g.bench_function("propose/proofs=1000", |b| {
+        b.iter_batched(
+            || state.clone(),
+            |mut s| {
+                let ctx =
+                    BlockContext::next(&s, Machine::next_timestamp(&s, 0), Address::default());
+                let p = machine.propose(&mut s, ctx, &prepared);
+                assert_eq!(p.receipts.len(), MINERS * PER_MINER);
+                p
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,100 @@
+//! The genesis of an A-chain: its id, start time, rules that differ between a devnet and a real
+//! deployment, and the initial allocations (SPEC sections 3 and 6).
+//!
+//! JSON form (amounts as decimal strings of the smallest unit):
+//!
+//! ```json
+//! {"chain_id": 7777, "genesis_time": 1767225600, "emission_genesis_height": 1,
+//!  "allow_dev_evidence": false, "dev_block_time_step": null, "min_fee": "1000",
+//!  "max_block_txs": 20000, "lp_address": "…", "treasury": "…",
+//!  "accounts": [{"address": "…", "balance": "1000000"}]}
+//! ```
+//!
+//! Two fields exist for devnets only and a real genesis leaves them off:
+//! - `allow_dev_evidence`: accept the insecure dev evidence format for device registration.
+//! - `dev_block_time_step`: every block's timestamp is exactly the parent's plus this many
+//!   seconds. The proof rules of SPEC section 2 (30 s interval, minutes elapsed, 3600 s expiry)
+//!   are measured in chain time and stay as they are; a devnet with 60 s of chain time per block
+//!   lets miners earn a minute per block within seconds of wall time.
+//!
+//! The LP allocation (100,000,000 AI) is minted once, here, to `lp_address`.
+
+use crate::error::TxError;
+use poai_primitives::{Address, ChainId};
+use serde::{Deserialize, Serialize};
+
+/// Default for [`Genesis::max_block_txs`].
+pub const DEFAULT_MAX_BLOCK_TXS: u32 = 20_000;
+
+/// A genesis allocation of native coin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisAccount {
+    /// The account.
+    pub address: Address,
+    /// Native coin, smallest unit.
+    #[serde(with = "crate::serde_u128")]
+    pub balance: u128,
+}
+
+/// The genesis configuration of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// The chain id (signed into every transaction and work proof).
+    pub chain_id: ChainId,
+    /// The genesis block's timestamp, Unix seconds.
+    pub genesis_time: u64,
+    /// The first block that mines (the emission's `genesis_height`).
+    #[serde(default = "one")]
+    pub emission_genesis_height: u64,
+    /// Devnets only: accept dev evidence (see [`crate::evidence`]).
+    #[serde(default)]
+    pub allow_dev_evidence: bool,
+    /// Devnets only: every block's timestamp is the parent's plus this many seconds.
+    #[serde(default)]
+    pub dev_block_time_step: Option<u64>,
+    /// The smallest fee an account transaction may pay (native coin).
+    #[serde(with = "crate::serde_u128", default)]
+    pub min_fee: u128,
+    /// Most transactions in a block.
+    #[serde(default = "default_max_block_txs")]
+    pub max_block_txs: u32,
+    /// Receives the LP allocation.
+    pub lp_address: Address,
+    /// Receives the treasury's 2 % of every payout.
+    pub treasury: Address,
+    /// Initial native-coin balances.
+    #[serde(default)]
+    pub accounts: Vec<GenesisAccount>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn default_max_block_txs() -> u32 {
+    DEFAULT_MAX_BLOCK_TXS
+}
+
+impl Genesis {
+    /// Checks the configuration; the message names the field at fault.
+    pub fn validate(&self) -> Result<(), TxError> {
+        let bad = |reason: String| Err(TxError::Malformed { reason });
+        if self.dev_block_time_step == Some(0) {
+            return bad("genesis field `dev_block_time_step` must be at least 1".into());
+        }
+        if self.max_block_txs == 0 {
+            return bad("genesis field `max_block_txs` must be at least 1".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &self.accounts {
+            if !seen.insert(a.address) {
+                return bad(format!(
+                    "genesis field `accounts` lists {} twice",
+                    a.address
+                ));
+            }
+        }
+        Ok(())
+    }
+}

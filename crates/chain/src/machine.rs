@@ -1,0 +1,792 @@
+//! The state-transition function: transaction rules, block proposal and block execution.
+//!
+//! The interface a consensus engine drives is three calls on [`Machine`]:
+//!
+//! - [`Machine::prepare`]: decode-free signature checking of many transactions at once, spread
+//!   across cores ([`poai_crypto::verify_batch`]); the result carries each verdict, so nothing is
+//!   verified twice.
+//! - [`Machine::propose`]: build the next block from candidate transactions. A candidate that
+//!   breaks a rule is left out (with its named error) and the others are included: one bad proof
+//!   never costs anyone else their place in the block.
+//! - [`Machine::execute_block`]: validate and apply a block someone else proposed. Here every
+//!   transaction must be valid (an honest proposer left the invalid ones out), otherwise the block
+//!   is rejected and the state rolled back.
+//!
+//! Work-proof acceptance (SPEC section 2), checked in this order, each with its own
+//! [`TxError`]: device registered, signature, work id not spent, timestamp within
+//! [block_time − 3600, block_time + 60], at least 30 s after the device's previous accepted
+//! proof, compute_minutes ≤ 60 and ≤ whole minutes since the previous proof (or registration),
+//! privacy_level ≤ the attested tier, at most 10 proofs per miner per block. The payout is
+//! [`poai_economics::MiningLedger::apply`]: `gross >> epoch`, cut to the ceiling, 2 % to the
+//! treasury (SPEC section 3).
+//!
+//! Nothing here reads a clock: block time is the header's timestamp.
+
+use crate::block::{Block, Header, Outcome, Receipt};
+use crate::error::{BlockError, TxError};
+use crate::evidence::{self, Attested, EvidenceVerifier};
+use crate::hash::{Hash32, merkle_root};
+use crate::state::{Account, Device, Head, State};
+use crate::tx::{Call, ProofTx, SignedTx, Transaction, TxHash, address_of};
+use poai_crypto::{BatchItem, proof_work_id, verify_batch};
+use poai_economics::{Payout, gross_reward_for};
+use poai_primitives::{Address, DeviceId, WorkId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// At most this many proofs per miner per block.
+pub const MAX_PROOFS_PER_MINER_PER_BLOCK: usize = 10;
+/// A proof may be at most this old (seconds before the block time).
+pub const PROOF_MAX_AGE_SECS: u64 = 3600;
+/// A proof may be at most this far ahead of the block time.
+pub const PROOF_MAX_AHEAD_SECS: u64 = 60;
+/// Least seconds between two accepted proofs of a device.
+pub const MIN_PROOF_INTERVAL_SECS: u64 = 30;
+/// Most compute minutes in one proof.
+pub const MAX_COMPUTE_MINUTES: u32 = 60;
+
+/// The block being built or executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockContext {
+    /// Its height.
+    pub height: u64,
+    /// Its timestamp (the block time of every rule).
+    pub timestamp: u64,
+    /// Its proposer (paid the fees).
+    pub proposer: Address,
+}
+
+impl BlockContext {
+    /// The context of the block after `state`'s head.
+    pub fn next(state: &State, timestamp: u64, proposer: Address) -> Self {
+        Self {
+            height: state.head().height.saturating_add(1),
+            timestamp,
+            proposer,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SigCheck {
+    /// Not checked yet (a proof whose device was unknown when prepared).
+    Unchecked,
+    /// Valid; for a proof, under the key of this miner.
+    Valid(Address),
+    /// Does not verify.
+    Invalid,
+}
+
+/// A transaction with its hash and signature verdict.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    tx: Transaction,
+    hash: TxHash,
+    sig: SigCheck,
+}
+
+impl Prepared {
+    /// The transaction.
+    pub fn tx(&self) -> &Transaction {
+        &self.tx
+    }
+
+    /// Its hash.
+    pub fn hash(&self) -> TxHash {
+        self.hash
+    }
+
+    /// Whether its signature was found invalid.
+    pub fn signature_invalid(&self) -> bool {
+        self.sig == SigCheck::Invalid
+    }
+
+    /// Who is rate-limited for it: the sender of an account transaction, the device's miner for a
+    /// proof (`None` if the device is unknown).
+    pub fn sender(&self, state: &State) -> Option<Address> {
+        match &self.tx {
+            Transaction::Account(tx) => Some(tx.sender()),
+            Transaction::Proof(p) => state.device(&p.proof.device_id).map(|d| d.miner),
+        }
+    }
+
+    /// The work id, for a proof, on the chain of `state`.
+    pub fn work_id(&self, state: &State) -> Option<WorkId> {
+        match &self.tx {
+            Transaction::Proof(p) => Some(proof_work_id(&p.proof, state.genesis().chain_id)),
+            Transaction::Account(_) => None,
+        }
+    }
+}
+
+/// Proofs per miner so far in a block (or pending for the next one, in a mempool).
+#[derive(Debug, Clone, Default)]
+pub struct BlockCounters {
+    proofs: HashMap<Address, usize>,
+}
+
+impl BlockCounters {
+    /// Proofs of `miner` counted.
+    pub fn proofs_of(&self, miner: &Address) -> usize {
+        self.proofs.get(miner).copied().unwrap_or(0)
+    }
+
+    /// Counts one more proof of `miner`.
+    pub fn add_proof(&mut self, miner: Address) {
+        let n = self.proofs.entry(miner).or_insert(0);
+        *n = n.saturating_add(1);
+    }
+
+    /// Counts one proof of `miner` less.
+    pub fn remove_proof(&mut self, miner: &Address) {
+        if let Some(n) = self.proofs.get_mut(miner) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.proofs.remove(miner);
+            }
+        }
+    }
+}
+
+/// The result of [`Machine::propose`].
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// The block (already applied to the state).
+    pub block: Block,
+    /// One receipt per included transaction.
+    pub receipts: Vec<Receipt>,
+    /// Candidates left out for good, with why.
+    pub rejected: Vec<(TxHash, TxError)>,
+    /// Candidates left out for now (block full, miner's block limit): still valid later.
+    pub deferred: Vec<TxHash>,
+}
+
+/// What a checked transaction will do; applying it cannot fail.
+enum Plan {
+    Transfer {
+        sender: Address,
+        after: Account,
+        fee: u128,
+        to: Address,
+        amount: u128,
+        ai: bool,
+    },
+    Register {
+        sender: Address,
+        after: Account,
+        fee: u128,
+        key: poai_crypto::VerifyingKey,
+        attested: Attested,
+    },
+    Mine {
+        work_id: WorkId,
+        device_id: DeviceId,
+        miner: Address,
+        beneficiary: Address,
+        timestamp: u64,
+        payout: Payout,
+    },
+}
+
+/// The A-chain state machine. Holds only configuration: the verifier for real TEE evidence.
+#[derive(Clone, Default)]
+pub struct Machine {
+    evidence: Option<Arc<dyn EvidenceVerifier>>,
+}
+
+impl std::fmt::Debug for Machine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machine")
+            .field("evidence_verifier", &self.evidence.is_some())
+            .finish()
+    }
+}
+
+impl Machine {
+    /// A machine that accepts only dev evidence (where genesis allows it).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A machine that checks real TEE evidence with `verifier`.
+    pub fn with_evidence_verifier(verifier: Arc<dyn EvidenceVerifier>) -> Self {
+        Self {
+            evidence: Some(verifier),
+        }
+    }
+
+    /// The timestamp of the next block when the proposer's clock reads `now_unix`: the parent's
+    /// plus the genesis's dev step on a devnet, otherwise `max(now, parent + 1)`.
+    pub fn next_timestamp(state: &State, now_unix: u64) -> u64 {
+        let parent = state.head().timestamp;
+        match state.genesis().dev_block_time_step {
+            Some(step) => parent.saturating_add(step),
+            None => now_unix.max(parent.saturating_add(1)),
+        }
+    }
+
+    /// Hashes and checks the signatures of `txs` against `state`, in parallel.
+    pub fn prepare(&self, state: &State, txs: Vec<Transaction>) -> Vec<Prepared> {
+        let chain_id = state.genesis().chain_id;
+        // Messages first, so batch items can borrow them.
+        let messages: Vec<Option<Vec<u8>>> = txs
+            .iter()
+            .map(|tx| match tx {
+                Transaction::Account(t) => Some(t.body.signing_message()),
+                Transaction::Proof(p) => state
+                    .device(&p.proof.device_id)
+                    .map(|_| p.message(chain_id)),
+            })
+            .collect();
+        let mut items = Vec::with_capacity(txs.len());
+        let mut owners = Vec::with_capacity(txs.len());
+        for (tx, msg) in txs.iter().zip(&messages) {
+            let Some(msg) = msg else { continue };
+            let (key, sig, owner) = match tx {
+                Transaction::Account(t) => (&t.public_key, &t.signature, t.sender()),
+                Transaction::Proof(p) => match state.device(&p.proof.device_id) {
+                    Some(d) => (&d.key, &p.signature, d.miner),
+                    None => continue,
+                },
+            };
+            items.push(BatchItem {
+                param: key.param_set(),
+                public_key: key.as_bytes(),
+                message: msg,
+                context: &[],
+                signature: sig,
+            });
+            owners.push(owner);
+        }
+        let mut verdicts = verify_batch(&items)
+            .into_iter()
+            .zip(owners)
+            .map(|(v, owner)| match v {
+                Ok(true) => SigCheck::Valid(owner),
+                _ => SigCheck::Invalid,
+            });
+        drop(items);
+        txs.into_iter()
+            .zip(messages)
+            .map(|(tx, msg)| {
+                let sig = if msg.is_some() {
+                    verdicts.next().unwrap_or(SigCheck::Unchecked)
+                } else {
+                    SigCheck::Unchecked
+                };
+                let hash = tx.hash();
+                Prepared { tx, hash, sig }
+            })
+            .collect()
+    }
+
+    /// Checks one transaction against `state` in block `ctx`, without changing anything. The
+    /// mempool calls it on admission, with `counters` holding the miner's pending proofs.
+    pub fn check(
+        &self,
+        state: &State,
+        ctx: &BlockContext,
+        counters: &BlockCounters,
+        p: &Prepared,
+    ) -> Result<(), TxError> {
+        self.plan(state, ctx, counters, p).map(|_| ())
+    }
+
+    fn plan(
+        &self,
+        state: &State,
+        ctx: &BlockContext,
+        counters: &BlockCounters,
+        p: &Prepared,
+    ) -> Result<Plan, TxError> {
+        match &p.tx {
+            Transaction::Account(tx) => self.plan_account(state, ctx, tx, p.sig),
+            Transaction::Proof(proof) => plan_proof(state, ctx, counters, proof, p.sig),
+        }
+    }
+
+    fn plan_account(
+        &self,
+        state: &State,
+        ctx: &BlockContext,
+        tx: &SignedTx,
+        sig: SigCheck,
+    ) -> Result<Plan, TxError> {
+        let g = state.genesis();
+        if tx.body.chain_id != g.chain_id {
+            return Err(TxError::WrongChainId {
+                expected: g.chain_id,
+                got: tx.body.chain_id,
+            });
+        }
+        let sender = tx.sender();
+        let valid = match sig {
+            SigCheck::Valid(_) => true,
+            SigCheck::Invalid => false,
+            SigCheck::Unchecked => tx.verify(),
+        };
+        if !valid {
+            return Err(TxError::TxSignatureInvalid { sender });
+        }
+        let acct = state.account(&sender);
+        if tx.body.nonce != acct.nonce {
+            return Err(TxError::BadNonce {
+                expected: acct.nonce,
+                got: tx.body.nonce,
+            });
+        }
+        let fee = tx.body.fee;
+        if fee < g.min_fee {
+            return Err(TxError::FeeTooLow {
+                min: g.min_fee.to_string(),
+                got: fee.to_string(),
+            });
+        }
+        let insufficient =
+            |asset: &'static str, available: u128, needed: u128| TxError::InsufficientBalance {
+                sender,
+                asset,
+                available: available.to_string(),
+                needed: needed.to_string(),
+            };
+        let mut after = acct;
+        after.nonce = acct
+            .nonce
+            .checked_add(1)
+            .ok_or(TxError::Overflow { field: "nonce" })?;
+        after.balance = acct
+            .balance
+            .checked_sub(fee)
+            .ok_or_else(|| insufficient("native", acct.balance, fee))?;
+        match &tx.body.call {
+            Call::Transfer { to, amount } => {
+                after.balance = after.balance.checked_sub(*amount).ok_or_else(|| {
+                    insufficient("native", acct.balance, fee.saturating_add(*amount))
+                })?;
+                Ok(Plan::Transfer {
+                    sender,
+                    after,
+                    fee,
+                    to: *to,
+                    amount: *amount,
+                    ai: false,
+                })
+            }
+            Call::TransferAi { to, amount } => {
+                after.ai = after
+                    .ai
+                    .checked_sub(*amount)
+                    .ok_or_else(|| insufficient("AI", acct.ai, *amount))?;
+                Ok(Plan::Transfer {
+                    sender,
+                    after,
+                    fee,
+                    to: *to,
+                    amount: *amount,
+                    ai: true,
+                })
+            }
+            Call::RegisterDevice { evidence } => {
+                let attested = if evidence::is_dev_evidence(evidence) {
+                    if !g.allow_dev_evidence {
+                        return Err(TxError::DevEvidenceDisabled);
+                    }
+                    evidence::parse_dev_evidence(evidence)
+                        .map_err(|reason| TxError::EvidenceInvalid { reason })?
+                } else {
+                    let verifier =
+                        self.evidence
+                            .as_ref()
+                            .ok_or_else(|| TxError::EvidenceInvalid {
+                                reason: "this node has no TEE evidence verifier configured".into(),
+                            })?;
+                    let nonce = evidence::registration_nonce(g.chain_id, &sender, tx.body.nonce);
+                    verifier
+                        .verify(evidence, &nonce, ctx.timestamp)
+                        .map_err(|reason| TxError::EvidenceInvalid { reason })?
+                };
+                if let Some(d) = state.device(&attested.device_id)
+                    && d.miner != sender
+                {
+                    return Err(TxError::DeviceOwnedByOther {
+                        device_id: attested.device_id,
+                        owner: d.miner,
+                    });
+                }
+                Ok(Plan::Register {
+                    sender,
+                    after,
+                    fee,
+                    key: tx.public_key.clone(),
+                    attested,
+                })
+            }
+        }
+    }
+
+    fn apply(
+        state: &mut State,
+        ctx: &BlockContext,
+        counters: &mut BlockCounters,
+        plan: Plan,
+    ) -> Outcome {
+        match plan {
+            Plan::Transfer {
+                sender,
+                after,
+                fee,
+                to,
+                amount,
+                ai,
+            } => {
+                state.set_account(sender, after);
+                let mut dest = state.account(&to);
+                if ai {
+                    dest.ai = dest.ai.saturating_add(amount);
+                } else {
+                    dest.balance = dest.balance.saturating_add(amount);
+                }
+                state.set_account(to, dest);
+                pay_fee(state, ctx, fee);
+                if ai {
+                    Outcome::TransferAi
+                } else {
+                    Outcome::Transfer
+                }
+            }
+            Plan::Register {
+                sender,
+                after,
+                fee,
+                key,
+                attested,
+            } => {
+                state.set_account(sender, after);
+                pay_fee(state, ctx, fee);
+                let device = match state.device(&attested.device_id) {
+                    Some(d) => Device {
+                        tier: attested.tier,
+                        trust_score: attested.trust_score,
+                        kind: attested.kind,
+                        registered_at: ctx.timestamp,
+                        ..d.clone()
+                    },
+                    None => Device {
+                        miner: sender,
+                        key,
+                        tier: attested.tier,
+                        trust_score: attested.trust_score,
+                        kind: attested.kind,
+                        registered_at: ctx.timestamp,
+                        last_proof_at: None,
+                        proofs: 0,
+                        paid: 0,
+                    },
+                };
+                state.set_device(attested.device_id, device);
+                Outcome::Registered {
+                    device_id: attested.device_id,
+                    miner: sender,
+                    tier: attested.tier,
+                    trust_score: attested.trust_score,
+                }
+            }
+            Plan::Mine {
+                work_id,
+                device_id,
+                miner,
+                beneficiary,
+                timestamp,
+                payout,
+            } => {
+                state.mark_spent(work_id);
+                state.set_ledger(poai_economics::MiningLedger::new(payout.mined_after));
+                let mut b = state.account(&beneficiary);
+                b.ai = b.ai.saturating_add(payout.miner);
+                state.set_account(beneficiary, b);
+                let treasury = state.genesis().treasury;
+                let mut t = state.account(&treasury);
+                t.ai = t.ai.saturating_add(payout.treasury);
+                state.set_account(treasury, t);
+                if let Some(d) = state.device(&device_id) {
+                    let mut d = d.clone();
+                    d.last_proof_at = Some(timestamp);
+                    d.proofs = d.proofs.saturating_add(1);
+                    d.paid = d.paid.saturating_add(payout.paid);
+                    state.set_device(device_id, d);
+                }
+                counters.add_proof(miner);
+                Outcome::Mined {
+                    work_id,
+                    device_id,
+                    miner,
+                    beneficiary,
+                    payout,
+                }
+            }
+        }
+    }
+
+    /// Builds and applies the next block from `candidates`, in order. Expects an empty journal
+    /// (call [`State::take_changes`] after the previous block); afterwards the journal holds
+    /// this block's changes.
+    pub fn propose(
+        &self,
+        state: &mut State,
+        ctx: BlockContext,
+        candidates: &[Prepared],
+    ) -> Proposal {
+        let max = usize::try_from(state.genesis().max_block_txs).unwrap_or(usize::MAX);
+        let mut counters = BlockCounters::default();
+        let mut txs = Vec::new();
+        let mut hashes = Vec::new();
+        let mut receipts = Vec::new();
+        let mut rejected = Vec::new();
+        let mut deferred = Vec::new();
+        for p in candidates {
+            if txs.len() >= max {
+                deferred.push(p.hash);
+                continue;
+            }
+            match self.plan(state, &ctx, &counters, p) {
+                Ok(plan) => {
+                    let outcome = Self::apply(state, &ctx, &mut counters, plan);
+                    receipts.push(Receipt {
+                        tx_hash: p.hash,
+                        outcome,
+                    });
+                    hashes.push(p.hash);
+                    txs.push(p.tx.clone());
+                }
+                Err(e) if e.is_deferrable() => deferred.push(p.hash),
+                Err(e) => rejected.push((p.hash, e)),
+            }
+        }
+        let header = Self::seal(state, &ctx, &hashes);
+        Proposal {
+            block: Block { header, txs },
+            receipts,
+            rejected,
+            deferred,
+        }
+    }
+
+    /// Computes the header of the block just applied and moves the head to it.
+    fn seal(state: &mut State, ctx: &BlockContext, hashes: &[Hash32]) -> Header {
+        let header = Header {
+            height: ctx.height,
+            parent: state.head().hash,
+            timestamp: ctx.timestamp,
+            state_root: state.root_at(ctx.height, ctx.timestamp),
+            tx_root: merkle_root(hashes),
+            proposer: ctx.proposer,
+        };
+        state.set_head(Head {
+            height: header.height,
+            timestamp: header.timestamp,
+            hash: header.hash(),
+            state_root: header.state_root,
+        });
+        header
+    }
+
+    /// Checks a header against the head: next height, parent hash, timestamp rule.
+    pub fn check_header(state: &State, h: &Header) -> Result<(), BlockError> {
+        let head = state.head();
+        let expected = head.height.saturating_add(1);
+        if h.height != expected {
+            return Err(BlockError::Height {
+                expected,
+                got: h.height,
+            });
+        }
+        if h.parent != head.hash {
+            return Err(BlockError::Parent {
+                expected: head.hash,
+                got: h.parent,
+            });
+        }
+        match state.genesis().dev_block_time_step {
+            Some(step) if h.timestamp != head.timestamp.saturating_add(step) => {
+                Err(BlockError::Timestamp {
+                    got: h.timestamp,
+                    reason: format!(
+                        "this devnet's genesis requires parent timestamp {} + {step}",
+                        head.timestamp
+                    ),
+                })
+            }
+            None if h.timestamp <= head.timestamp => Err(BlockError::Timestamp {
+                got: h.timestamp,
+                reason: format!("must be after the parent's {}", head.timestamp),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Validates and applies a block. On error the state is as before. Expects an empty journal
+    /// (see [`Machine::propose`]).
+    pub fn execute_block(
+        &self,
+        state: &mut State,
+        block: &Block,
+    ) -> Result<Vec<Receipt>, BlockError> {
+        Self::check_header(state, &block.header)?;
+        let max = usize::try_from(state.genesis().max_block_txs).unwrap_or(usize::MAX);
+        if block.txs.len() > max {
+            return Err(BlockError::TooManyTxs {
+                got: block.txs.len(),
+                max,
+            });
+        }
+        let prepared = self.prepare(state, block.txs.clone());
+        let hashes: Vec<Hash32> = prepared.iter().map(Prepared::hash).collect();
+        let computed = merkle_root(&hashes);
+        if computed != block.header.tx_root {
+            return Err(BlockError::TxRoot {
+                computed,
+                got: block.header.tx_root,
+            });
+        }
+        let ctx = BlockContext {
+            height: block.header.height,
+            timestamp: block.header.timestamp,
+            proposer: block.header.proposer,
+        };
+        let mut counters = BlockCounters::default();
+        let mut receipts = Vec::with_capacity(prepared.len());
+        for (index, p) in prepared.iter().enumerate() {
+            match self.plan(state, &ctx, &counters, p) {
+                Ok(plan) => receipts.push(Receipt {
+                    tx_hash: p.hash,
+                    outcome: Self::apply(state, &ctx, &mut counters, plan),
+                }),
+                Err(error) => {
+                    state.rollback();
+                    return Err(BlockError::InvalidTx {
+                        index,
+                        hash: p.hash,
+                        error: Box::new(error),
+                    });
+                }
+            }
+        }
+        let header = Self::seal(state, &ctx, &hashes);
+        if header.state_root != block.header.state_root {
+            state.rollback();
+            return Err(BlockError::StateRoot {
+                computed: header.state_root,
+                got: block.header.state_root,
+            });
+        }
+        Ok(receipts)
+    }
+}
+
+fn pay_fee(state: &mut State, ctx: &BlockContext, fee: u128) {
+    if fee > 0 {
+        let mut p = state.account(&ctx.proposer);
+        p.balance = p.balance.saturating_add(fee);
+        state.set_account(ctx.proposer, p);
+    }
+}
+
+fn plan_proof(
+    state: &State,
+    ctx: &BlockContext,
+    counters: &BlockCounters,
+    tx: &ProofTx,
+    sig: SigCheck,
+) -> Result<Plan, TxError> {
+    let chain_id = state.genesis().chain_id;
+    let proof = &tx.proof;
+    let device_id = proof.device_id;
+    let device = state
+        .device(&device_id)
+        .ok_or(TxError::UnknownDevice { device_id })?;
+    let valid = match sig {
+        SigCheck::Valid(owner) if owner == device.miner => true,
+        SigCheck::Invalid => false,
+        _ => matches!(
+            device.key.verify(&tx.message(chain_id), &[], &tx.signature),
+            Ok(true)
+        ),
+    };
+    if !valid {
+        return Err(TxError::ProofSignatureInvalid {
+            device_id,
+            chain_id,
+            beneficiary: tx.beneficiary,
+        });
+    }
+    let work_id = proof_work_id(proof, chain_id);
+    if state.is_spent(&work_id) {
+        return Err(TxError::WorkIdSpent { work_id });
+    }
+    let (ts, bt) = (proof.timestamp, ctx.timestamp);
+    if ts < bt.saturating_sub(PROOF_MAX_AGE_SECS) {
+        return Err(TxError::ProofExpired {
+            timestamp: ts,
+            block_time: bt,
+        });
+    }
+    if ts > bt.saturating_add(PROOF_MAX_AHEAD_SECS) {
+        return Err(TxError::ProofFromFuture {
+            timestamp: ts,
+            block_time: bt,
+        });
+    }
+    if let Some(previous) = device.last_proof_at
+        && ts < previous.saturating_add(MIN_PROOF_INTERVAL_SECS)
+    {
+        return Err(TxError::ProofTooSoon {
+            timestamp: ts,
+            previous,
+        });
+    }
+    if proof.compute_minutes > MAX_COMPUTE_MINUTES {
+        return Err(TxError::TooManyMinutes {
+            claimed: proof.compute_minutes,
+        });
+    }
+    let since = device.last_proof_at.unwrap_or(device.registered_at);
+    let elapsed = ts.saturating_sub(since) / 60;
+    if u64::from(proof.compute_minutes) > elapsed {
+        return Err(TxError::MinutesExceedElapsed {
+            claimed: proof.compute_minutes,
+            elapsed,
+            since,
+        });
+    }
+    if proof.privacy_level > device.tier {
+        return Err(TxError::PrivacyAboveTier {
+            claimed: proof.privacy_level,
+            tier: device.tier,
+        });
+    }
+    if counters.proofs_of(&device.miner) >= MAX_PROOFS_PER_MINER_PER_BLOCK {
+        return Err(TxError::TooManyProofsInBlock {
+            miner: device.miner,
+            limit: MAX_PROOFS_PER_MINER_PER_BLOCK,
+        });
+    }
+    let payout = state
+        .emission()
+        .payout(gross_reward_for(proof), ctx.height, state.ledger().mined)
+        .map_err(|e| TxError::Emission {
+            reason: e.to_string(),
+        })?;
+    Ok(Plan::Mine {
+        work_id,
+        device_id,
+        miner: device.miner,
+        beneficiary: tx.beneficiary,
+        timestamp: ts,
+        payout,
+    })
+}
+
+/// The miner's address for a signing key (re-exported for callers that hold only a key).
+pub fn miner_address(key: &poai_crypto::VerifyingKey) -> Address {
+    address_of(key)
+}
