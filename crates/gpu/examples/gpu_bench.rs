@@ -82,6 +82,30 @@ fn measure(v: &Verifier, items: &[BatchItem<'_>], reps: usize) -> Result<f64, St
     Ok(items.len() as f64 / best)
 }
 
+/// One call with the device phases synchronised and timed (not part of the throughput figure).
+fn phase_breakdown(v: &Verifier, items: &[BatchItem<'_>]) -> Result<String, String> {
+    v.reset_timings();
+    v.set_phase_timing(true);
+    let res = v.verify(items);
+    v.set_phase_timing(false);
+    if res.iter().any(|r| *r != Ok(true)) {
+        return Err("phase run: a result was not Ok(true)".into());
+    }
+    let t = v.timings();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    Ok(format!(
+        "total {:.2} ms, precheck {:.2} ms, pack {:.2} ms, upload {:.2} ms, kernels {:.2} ms, \
+         download {:.2} ms, launches {}",
+        ms(t.total),
+        ms(t.precheck),
+        ms(t.pack),
+        ms(t.device.upload),
+        ms(t.device.kernels),
+        ms(t.device.download),
+        t.launches
+    ))
+}
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("gpu_bench: {e}");
@@ -151,6 +175,7 @@ fn run() -> Result<(), String> {
     let warm = items.len().min(1000);
     v.verify(&items[..warm]);
 
+    let mut phases = Vec::new();
     let cpu2 = Verifier::new(Backend::Cpu, 2).map_err(|e| e.to_string())?;
     let cpu_all = Verifier::new(Backend::Cpu, 0).map_err(|e| e.to_string())?;
     println!(
@@ -168,6 +193,10 @@ fn run() -> Result<(), String> {
             batch.len(),
             g / c2
         );
+        phases.push((batch.len(), phase_breakdown(&v, batch)?));
+    }
+    for (n, line) in phases {
+        println!("phases n={n}: {line}");
     }
     if v.gpu_failures() > 0 {
         return Err(format!(

@@ -5,13 +5,14 @@
 //! Each block says why it is sound.
 #![allow(unsafe_code)]
 
-use crate::GpuError;
 use crate::prep::{Packed, Shape, param_code};
+use crate::{DeviceTimes, GpuError};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
 };
 use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// The kernel source, compiled by NVRTC for the device at start-up.
 pub(crate) const SOURCE: &str = include_str!("../kernels/mldsa.cu");
@@ -151,8 +152,10 @@ impl CudaEngine {
         self.cc
     }
 
-    /// Runs one pack; `ok[i]` is 1 where item i's challenge matches.
-    pub(crate) fn run(&self, p: &Packed) -> Result<Vec<u8>, GpuError> {
+    /// Runs one pack; `ok[i]` is 1 where item i's challenge matches. With `phases`, the stream
+    /// is synchronised after the uploads and after the kernels to time them.
+    pub(crate) fn run(&self, p: &Packed, phases: bool) -> Result<(Vec<u8>, DeviceTimes), GpuError> {
+        let t0 = Instant::now();
         let k = self.kernels.lock().map_err(|_| GpuError::Poisoned)?;
         let s = Shape::of(p.param);
         let n = p.len();
@@ -175,6 +178,10 @@ impl CudaEngine {
         };
         let mut d_w1: CudaSlice<u8> = st.alloc_zeros(n * s.k * w1_len).map_err(drv)?;
         let mut d_ok: CudaSlice<u8> = st.alloc_zeros(n).map_err(drv)?;
+        if phases {
+            st.synchronize().map_err(drv)?;
+        }
+        let t1 = Instant::now();
 
         let threads = |units: usize| -> Result<(u32, LaunchConfig), GpuError> {
             let total = u32::try_from(units).map_err(|_| GpuError::TooLarge)?;
@@ -256,6 +263,19 @@ impl CudaEngine {
         }
         .map_err(drv)?;
 
-        st.clone_dtoh(&d_ok).map_err(drv)
+        if phases {
+            st.synchronize().map_err(drv)?;
+        }
+        let t2 = Instant::now();
+        let ok = st.clone_dtoh(&d_ok).map_err(drv)?;
+        let t3 = Instant::now();
+        Ok((
+            ok,
+            DeviceTimes {
+                upload: t1 - t0,
+                kernels: t2 - t1,
+                download: t3 - t2,
+            },
+        ))
     }
 }

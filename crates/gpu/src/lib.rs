@@ -29,7 +29,8 @@ use rayon::prelude::*;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 pub use cuda::{compile as compile_kernels, nvrtc_present};
@@ -149,6 +150,35 @@ pub enum GpuError {
     ThreadPool(String),
 }
 
+/// Time spent on a device launch's phases (only split when phase timing is on; otherwise all of
+/// it counts as `kernels`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceTimes {
+    /// Allocation and host-to-device copies.
+    pub upload: Duration,
+    /// The four kernels.
+    pub kernels: Duration,
+    /// The device-to-host copy of the verdicts.
+    pub download: Duration,
+}
+
+/// Where an offloaded batch's time went, summed over calls (see [`Verifier::timings`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Batches offloaded.
+    pub batches: u64,
+    /// Device launches (chunks).
+    pub launches: u64,
+    /// Host checks of every item (lengths, hints, z bound).
+    pub precheck: Duration,
+    /// Host packing: key deduplication, tr, mu, copies. Overlaps device work.
+    pub pack: Duration,
+    /// Device launches, including transfers. Overlaps packing.
+    pub device: DeviceTimes,
+    /// Whole calls of [`Verifier::verify`] that offloaded.
+    pub total: Duration,
+}
+
 enum Engine {
     Cpu,
     Cuda(cuda::CudaEngine),
@@ -168,6 +198,8 @@ pub struct Verifier {
     fallback: Option<GpuError>,
     gpu_failures: AtomicU64,
     last_gpu_error: Mutex<Option<GpuError>>,
+    phases: AtomicBool,
+    timings: Mutex<Timings>,
 }
 
 impl fmt::Debug for Verifier {
@@ -227,6 +259,8 @@ impl Verifier {
             fallback,
             gpu_failures: AtomicU64::new(0),
             last_gpu_error: Mutex::new(None),
+            phases: AtomicBool::new(false),
+            timings: Mutex::new(Timings::default()),
         })
     }
 
@@ -242,6 +276,8 @@ impl Verifier {
             fallback: None,
             gpu_failures: AtomicU64::new(0),
             last_gpu_error: Mutex::new(None),
+            phases: AtomicBool::new(false),
+            timings: Mutex::new(Timings::default()),
         })
     }
 
@@ -259,6 +295,24 @@ impl Verifier {
     pub fn with_chunk_limits(mut self, min: usize, max: usize) -> Self {
         self.chunk_limits = (min.max(1), max.max(min.max(1)));
         self
+    }
+
+    /// Turns on synchronisation between device phases so [`Timings::device`] is split into
+    /// upload, kernels and download (costs a little throughput; for benches).
+    pub fn set_phase_timing(&self, on: bool) {
+        self.phases.store(on, Ordering::Relaxed);
+    }
+
+    /// Time spent per phase of offloaded batches since the last [`Verifier::reset_timings`].
+    pub fn timings(&self) -> Timings {
+        self.timings.lock().map(|t| *t).unwrap_or_default()
+    }
+
+    /// Zeroes [`Verifier::timings`].
+    pub fn reset_timings(&self) {
+        if let Ok(mut t) = self.timings.lock() {
+            *t = Timings::default();
+        }
     }
 
     /// The backend that runs.
@@ -317,7 +371,13 @@ impl Verifier {
     }
 
     fn verify_offloaded(&self, items: &[BatchItem<'_>]) -> Vec<Result<bool, MlDsaError>> {
+        let start = Instant::now();
+        let mut times = Timings {
+            batches: 1,
+            ..Timings::default()
+        };
         let pre: Vec<prep::Pre> = items.par_iter().map(prep::precheck).collect();
+        times.precheck = start.elapsed();
         let mut out: Vec<Result<bool, MlDsaError>> = pre
             .iter()
             .map(|p| match p {
@@ -353,14 +413,37 @@ impl Verifier {
             if upcoming.is_none() && pending.is_none() {
                 break;
             }
-            let (packed, done) = rayon::join(
-                || upcoming.map(|(param, c)| (c, prep::pack(param, items, c))),
+            let ((packed, pack_time), done) = rayon::join(
+                || {
+                    let t = Instant::now();
+                    let p = upcoming.map(|(param, c)| (c, prep::pack(param, items, c)));
+                    (p, t.elapsed())
+                },
                 || pending.take().map(|(c, p)| (c, self.run_device(&p))),
             );
+            times.pack += pack_time;
             if let Some((chunk, result)) = done {
+                times.launches += 1;
+                let result = result.map(|(ok, d)| {
+                    times.device.upload += d.upload;
+                    times.device.kernels += d.kernels;
+                    times.device.download += d.download;
+                    ok
+                });
                 self.apply(items, chunk, result, &mut out);
             }
             pending = packed;
+        }
+        times.total = start.elapsed();
+        if let Ok(mut t) = self.timings.lock() {
+            t.batches += times.batches;
+            t.launches += times.launches;
+            t.precheck += times.precheck;
+            t.pack += times.pack;
+            t.device.upload += times.device.upload;
+            t.device.kernels += times.device.kernels;
+            t.device.download += times.device.download;
+            t.total += times.total;
         }
         out
     }
@@ -400,11 +483,21 @@ impl Verifier {
         }
     }
 
-    fn run_device(&self, p: &prep::Packed) -> Result<Vec<u8>, GpuError> {
+    fn run_device(&self, p: &prep::Packed) -> Result<(Vec<u8>, DeviceTimes), GpuError> {
         match &self.engine {
-            Engine::Cuda(e) => e.run(p),
+            Engine::Cuda(e) => e.run(p, self.phases.load(Ordering::Relaxed)),
             #[cfg(feature = "emulate")]
-            Engine::Emulated => Ok(emu::run(p)),
+            Engine::Emulated => {
+                let t = Instant::now();
+                let ok = emu::run(p);
+                Ok((
+                    ok,
+                    DeviceTimes {
+                        kernels: t.elapsed(),
+                        ..DeviceTimes::default()
+                    },
+                ))
+            }
             Engine::Cpu => Err(GpuError::NoDevice),
         }
     }
