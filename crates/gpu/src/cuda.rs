@@ -5,6 +5,7 @@
 //! Each block says why it is sound.
 #![allow(unsafe_code)]
 
+use crate::buf::HostBuf;
 use crate::prep::{Packed, Shape, param_code};
 use crate::{DeviceTimes, GpuError};
 use cudarc::driver::{
@@ -144,6 +145,26 @@ impl CudaEngine {
         })
     }
 
+    /// A zeroed page-locked host buffer of `len` bytes; heap memory if pinning fails (correct,
+    /// only slower to upload).
+    pub(crate) fn alloc_host(&self, len: usize) -> HostBuf {
+        let Ok(k) = self.kernels.lock() else {
+            return HostBuf::Heap(vec![0; len]);
+        };
+        let ctx = k.stream.context();
+        // SAFETY: `alloc_pinned` returns uninitialised memory; it is zeroed through the raw
+        // pointer (valid for `len` bytes, just allocated, not shared) before any slice of it is
+        // made, so every later `as_slice`/`as_mut_slice` views initialised bytes.
+        let pinned = unsafe {
+            ctx.alloc_pinned::<u8>(len).and_then(|mut p| {
+                let ptr = p.as_mut_ptr()?;
+                std::ptr::write_bytes(ptr, 0, len);
+                Ok(p)
+            })
+        };
+        pinned.map_or_else(|_| HostBuf::Heap(vec![0; len]), HostBuf::Pinned)
+    }
+
     pub(crate) fn name(&self) -> &str {
         &self.name
     }
@@ -164,9 +185,10 @@ impl CudaEngine {
         let nkeys = u32::try_from(p.nkeys).map_err(|_| GpuError::TooLarge)?;
         let st = &k.stream;
 
-        let d_pk = st.clone_htod(&p.pks).map_err(drv)?;
-        let d_sig = st.clone_htod(&p.sigs).map_err(drv)?;
-        let d_mu = st.clone_htod(&p.mu).map_err(drv)?;
+        // Slices of (normally) page-locked buffers: the driver copies them by DMA directly.
+        let d_pk = st.clone_htod(p.pks()?).map_err(drv)?;
+        let d_sig = st.clone_htod(p.sigs()?).map_err(drv)?;
+        let d_mu = st.clone_htod(p.mu()?).map_err(drv)?;
         let d_key = st.clone_htod(&p.key_idx).map_err(drv)?;
         let mut d_a: CudaSlice<i32> = st.alloc_zeros(p.nkeys * s.k * s.l * 256).map_err(drv)?;
         let mut d_t1: CudaSlice<i32> = st.alloc_zeros(p.nkeys * s.k * 256).map_err(drv)?;

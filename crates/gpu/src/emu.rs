@@ -6,6 +6,7 @@
 //! The second module of the crate that may use `unsafe` (calls into the compiled C++).
 #![allow(unsafe_code)]
 
+use crate::GpuError;
 use crate::prep::{Packed, Shape, param_code};
 use rayon::prelude::*;
 
@@ -75,12 +76,13 @@ fn grid(total: usize, f: impl Fn(u32, u32) + Sync + Send) {
 }
 
 /// Runs one pack through the emulated kernels; same contract as the CUDA engine's `run`.
-pub(crate) fn run(p: &Packed) -> Vec<u8> {
+pub(crate) fn run(p: &Packed) -> Result<Vec<u8>, GpuError> {
+    let (pks, sigs, mu) = (p.pks()?, p.sigs()?, p.mu()?);
     let s = Shape::of(p.param);
     let n = p.len();
     let param = param_code(p.param);
     let (Ok(nsig), Ok(nkeys)) = (u32::try_from(n), u32::try_from(p.nkeys)) else {
-        return vec![0; n];
+        return Err(GpuError::TooLarge);
     };
     let w1_len = if p.param == poai_crypto::ParamSet::MlDsa44 {
         192
@@ -98,21 +100,13 @@ pub(crate) fn run(p: &Packed) -> Vec<u8> {
         // SAFETY: pk holds nkeys keys of this set and the outputs are sized as the kernel
         // indexes them (nkeys*k*l and nkeys*k polynomials); writes are disjoint per index.
         unsafe {
-            poai_expand_keys(
-                b,
-                e,
-                param,
-                nkeys,
-                p.pks.as_ptr(),
-                a_out.ptr(),
-                t1_out.ptr(),
-            );
+            poai_expand_keys(b, e, param, nkeys, pks.as_ptr(), a_out.ptr(), t1_out.ptr());
         }
     });
     let zc_out = Out(zc.as_mut_ptr());
     grid(n * (s.l + 1), |b, e| {
         // SAFETY: sig holds nsig signatures; zc holds nsig*(l+1) polynomials.
-        unsafe { poai_sig_prep(b, e, param, nsig, p.sigs.as_ptr(), zc_out.ptr()) }
+        unsafe { poai_sig_prep(b, e, param, nsig, sigs.as_ptr(), zc_out.ptr()) }
     });
     let w1_out = Out(w1.as_mut_ptr());
     grid(n * s.k, |b, e| {
@@ -129,7 +123,7 @@ pub(crate) fn run(p: &Packed) -> Vec<u8> {
                 a_hat.as_ptr(),
                 t1_hat.as_ptr(),
                 zc.as_ptr(),
-                p.sigs.as_ptr(),
+                sigs.as_ptr(),
                 w1_out.ptr(),
             );
         }
@@ -143,12 +137,12 @@ pub(crate) fn run(p: &Packed) -> Vec<u8> {
                 e,
                 param,
                 nsig,
-                p.sigs.as_ptr(),
-                p.mu.as_ptr(),
+                sigs.as_ptr(),
+                mu.as_ptr(),
                 w1.as_ptr(),
                 ok_out.ptr(),
             );
         }
     });
-    ok
+    Ok(ok)
 }

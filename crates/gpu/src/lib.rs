@@ -19,6 +19,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::panic)]
 
+mod buf;
 mod cuda;
 #[cfg(feature = "emulate")]
 mod emu;
@@ -200,6 +201,7 @@ pub struct Verifier {
     last_gpu_error: Mutex<Option<GpuError>>,
     phases: AtomicBool,
     timings: Mutex<Timings>,
+    buffers: buf::Pool,
 }
 
 impl fmt::Debug for Verifier {
@@ -261,6 +263,7 @@ impl Verifier {
             last_gpu_error: Mutex::new(None),
             phases: AtomicBool::new(false),
             timings: Mutex::new(Timings::default()),
+            buffers: buf::Pool::default(),
         })
     }
 
@@ -278,6 +281,7 @@ impl Verifier {
             last_gpu_error: Mutex::new(None),
             phases: AtomicBool::new(false),
             timings: Mutex::new(Timings::default()),
+            buffers: buf::Pool::default(),
         })
     }
 
@@ -406,7 +410,13 @@ impl Verifier {
             let size = idx.len().div_ceil(PIPELINE_DEPTH).clamp(lo, hi);
             chunks.extend(idx.chunks(size).map(|c| (*param, c)));
         }
-        let mut pending: Option<(&[usize], prep::Packed)> = None;
+        let alloc = |n: usize| -> Result<buf::HostBuf, GpuError> {
+            Ok(match &self.engine {
+                Engine::Cuda(e) => e.alloc_host(n),
+                _ => buf::HostBuf::Heap(vec![0; n]),
+            })
+        };
+        let mut pending: Option<(&[usize], Result<prep::Packed, GpuError>)> = None;
         let mut next = chunks.into_iter();
         loop {
             let upcoming = next.next();
@@ -416,10 +426,20 @@ impl Verifier {
             let ((packed, pack_time), done) = rayon::join(
                 || {
                     let t = Instant::now();
-                    let p = upcoming.map(|(param, c)| (c, prep::pack(param, items, c)));
+                    let p = upcoming
+                        .map(|(param, c)| (c, prep::pack(param, items, c, &self.buffers, &alloc)));
                     (p, t.elapsed())
                 },
-                || pending.take().map(|(c, p)| (c, self.run_device(&p))),
+                || {
+                    pending.take().map(|(c, p)| {
+                        let r = p.and_then(|p| {
+                            let r = self.run_device(&p);
+                            p.recycle(&self.buffers);
+                            r
+                        });
+                        (c, r)
+                    })
+                },
             );
             times.pack += pack_time;
             if let Some((chunk, result)) = done {
@@ -489,7 +509,7 @@ impl Verifier {
             #[cfg(feature = "emulate")]
             Engine::Emulated => {
                 let t = Instant::now();
-                let ok = emu::run(p);
+                let ok = emu::run(p)?;
                 Ok((
                     ok,
                     DeviceTimes {

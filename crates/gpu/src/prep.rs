@@ -9,6 +9,8 @@
 //! - tr = H(pk, 64), once per distinct key of a chunk, and mu = H(tr || 0 || |ctx| || ctx || M, 64)
 //!   (Algorithm 3 step 5 with Algorithm 8 step 7), for messages of any length.
 
+use crate::GpuError;
+use crate::buf::{HostBuf, Pool};
 use poai_crypto::{BatchItem, MAX_CONTEXT_LEN, MlDsaError, ParamSet};
 use rayon::prelude::*;
 use sha3::Shake256;
@@ -154,29 +156,38 @@ pub(crate) fn hint_is_valid(y: &[u8], omega: usize, k: usize) -> bool {
 }
 
 /// ||z||inf < gamma1 - beta, with z decoded as in sigDecode (Algorithm 27): each coefficient is
-/// gamma1 minus a `z_bits`-bit little-endian field.
+/// gamma1 minus a `z_bits`-bit little-endian field v. The bound is checked on v directly:
+/// |gamma1 - v| < gamma1 - beta exactly when beta < v < 2 gamma1 - beta.
 pub(crate) fn z_is_short(z: &[u8], s: &Shape) -> bool {
-    let bits = s.z_bits();
-    let gamma1 = 1i64 << s.gamma1_bits;
-    let bound = gamma1 - i64::from(s.beta);
-    let mask = (1u64 << bits) - 1;
-    let mut acc = 0u64;
-    let mut have = 0u32;
-    let mut count = 0usize;
-    for &b in z {
-        acc |= u64::from(b) << have;
-        have += 8;
-        while have >= bits {
-            let v = i64::try_from(acc & mask).unwrap_or(i64::MAX);
-            acc >>= bits;
-            have -= bits;
-            count += 1;
-            if (gamma1 - v).abs() >= bound {
-                return false;
-            }
-        }
+    if z.len() != s.l * s.zpoly_len() {
+        return false;
     }
-    count == s.l * 256
+    let lo = u64::try_from(s.beta).unwrap_or(u64::MAX);
+    let hi = (2u64 << s.gamma1_bits) - lo;
+    // v in (lo, hi), as one unsigned comparison.
+    let ok = |v: u64| v.wrapping_sub(lo + 1) < hi - lo - 1;
+    let le = |b: &[u8]| {
+        b.iter()
+            .rev()
+            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+    };
+    match s.z_bits() {
+        // 18 bits: four coefficients in nine bytes.
+        18 => z.chunks_exact(9).all(|c| {
+            let (x, top) = (
+                le(c.get(..8).unwrap_or_default()),
+                le(c.get(8..).unwrap_or_default()),
+            );
+            let m = (1u64 << 18) - 1;
+            ok(x & m) && ok((x >> 18) & m) && ok((x >> 36) & m) && ok((x >> 54) | (top << 10))
+        }),
+        // 20 bits: two coefficients in five bytes.
+        20 => z.chunks_exact(5).all(|c| {
+            let x = le(c);
+            ok(x & ((1u64 << 20) - 1)) && ok(x >> 20)
+        }),
+        _ => false,
+    }
 }
 
 /// SHAKE256 of the concatenation of `parts`, 64 bytes out.
@@ -190,27 +201,81 @@ pub(crate) fn shake256_64(parts: &[&[u8]]) -> [u8; 64] {
     out
 }
 
+/// A hasher for slice addresses: one multiply. Addresses come from the caller's allocator, not
+/// from input bytes, so they need no keyed hash; a wrong guess only costs a duplicate key.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        // Fibonacci hashing; the high bits (which the table uses) mix all input bits.
+        self.0 =
+            (u64::try_from(n).unwrap_or(u64::MAX) ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 ^= self.0 >> 29;
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct BuildAddrHasher;
+
+impl std::hash::BuildHasher for BuildAddrHasher {
+    type Hasher = AddrHasher;
+    fn build_hasher(&self) -> AddrHasher {
+        AddrHasher::default()
+    }
+}
+
 /// One device launch's worth of items of one parameter set, packed for transfer.
 #[derive(Debug)]
 pub(crate) struct Packed {
     /// Parameter set of every item.
     pub param: ParamSet,
-    /// Distinct public keys, concatenated.
-    pub pks: Vec<u8>,
     /// Number of distinct keys.
     pub nkeys: usize,
-    /// Signatures, concatenated in item order.
-    pub sigs: Vec<u8>,
-    /// mu of each item, 64 bytes each.
-    pub mu: Vec<u8>,
     /// Index into the distinct keys of each item.
     pub key_idx: Vec<u32>,
+    /// Distinct public keys, concatenated.
+    pks: HostBuf,
+    /// Signatures, concatenated in item order.
+    sigs: HostBuf,
+    /// mu of each item, 64 bytes each.
+    mu: HostBuf,
 }
 
 impl Packed {
     /// Items in this pack.
     pub(crate) fn len(&self) -> usize {
         self.key_idx.len()
+    }
+
+    /// The distinct keys, concatenated.
+    pub(crate) fn pks(&self) -> Result<&[u8], GpuError> {
+        self.pks.get(self.nkeys * self.param.public_key_len())
+    }
+
+    /// The signatures, concatenated.
+    pub(crate) fn sigs(&self) -> Result<&[u8], GpuError> {
+        self.sigs.get(self.len() * self.param.signature_len())
+    }
+
+    /// mu per item.
+    pub(crate) fn mu(&self) -> Result<&[u8], GpuError> {
+        self.mu.get(self.len() * 64)
+    }
+
+    /// Hands the staging buffers back to `pool`.
+    pub(crate) fn recycle(self, pool: &Pool) {
+        pool.give(self.pks);
+        pool.give(self.sigs);
+        pool.give(self.mu);
     }
 }
 
@@ -220,12 +285,20 @@ impl Packed {
 /// expanded twice): first by address (the same borrowed slice, cheap to hash), then by tr,
 /// which is computed once per distinct address anyway. The maps use std's keyed SipHash over the
 /// whole 64-byte tr, so crafted keys cannot force collisions.
-pub(crate) fn pack(param: ParamSet, items: &[BatchItem<'_>], idx: &[usize]) -> Packed {
+/// Staging buffers come from `pool`, new ones from `alloc`.
+pub(crate) fn pack(
+    param: ParamSet,
+    items: &[BatchItem<'_>],
+    idx: &[usize],
+    pool: &Pool,
+    alloc: &(dyn Fn(usize) -> Result<HostBuf, GpuError> + Sync),
+) -> Result<Packed, GpuError> {
     let pk_len = param.public_key_len();
     let sig_len = param.signature_len();
     let key_of = |i: usize| items.get(i).map_or(&[][..], |it| it.public_key);
 
-    let mut by_addr: HashMap<usize, u32> = HashMap::with_capacity(idx.len().min(1 << 14));
+    let mut by_addr: HashMap<usize, u32, BuildAddrHasher> =
+        HashMap::with_capacity_and_hasher(idx.len().min(1 << 14), BuildAddrHasher);
     let mut addr_keys: Vec<&[u8]> = Vec::new();
     let addr_idx: Vec<u32> = idx
         .iter()
@@ -258,14 +331,16 @@ pub(crate) fn pack(param: ParamSet, items: &[BatchItem<'_>], idx: &[usize]) -> P
         .map(|&a| remap.get(a as usize).copied().unwrap_or(0))
         .collect();
 
-    let mut pks = vec![0u8; uniq.len() * pk_len];
-    pks.par_chunks_mut(pk_len)
+    let mut pks = pool.take(uniq.len() * pk_len, alloc)?;
+    pks.get_mut(uniq.len() * pk_len)?
+        .par_chunks_mut(pk_len)
         .zip(uniq.par_iter())
         .for_each(|(dst, (src, _))| dst.copy_from_slice(src));
-    let mut sigs = vec![0u8; idx.len() * sig_len];
-    let mut mu = vec![0u8; idx.len() * 64];
-    sigs.par_chunks_mut(sig_len)
-        .zip(mu.par_chunks_mut(64))
+    let mut sigs = pool.take(idx.len() * sig_len, alloc)?;
+    let mut mu = pool.take(idx.len() * 64, alloc)?;
+    sigs.get_mut(idx.len() * sig_len)?
+        .par_chunks_mut(sig_len)
+        .zip(mu.get_mut(idx.len() * 64)?.par_chunks_mut(64))
         .zip(idx.par_iter().zip(key_idx.par_iter()))
         .for_each(|((sig_dst, mu_dst), (&i, &k))| {
             let (Some(it), Some((_, tr))) = (items.get(i), uniq.get(k as usize)) else {
@@ -281,14 +356,14 @@ pub(crate) fn pack(param: ParamSet, items: &[BatchItem<'_>], idx: &[usize]) -> P
                 it.message,
             ]));
         });
-    Packed {
+    Ok(Packed {
         param,
         nkeys: uniq.len(),
+        key_idx,
         pks,
         sigs,
         mu,
-        key_idx,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -340,6 +415,66 @@ mod tests {
         assert!(!z_is_short(&pack(gamma1)[1..], &s));
     }
 
+    /// Coefficient-by-coefficient decoding, as Algorithm 27 states it: the oracle for the
+    /// packed-word fast path.
+    fn z_is_short_reference(z: &[u8], s: &Shape) -> bool {
+        let bits = s.z_bits() as usize;
+        let gamma1 = 1i64 << s.gamma1_bits;
+        if z.len() * 8 != s.l * 256 * bits {
+            return false;
+        }
+        (0..s.l * 256).all(|j| {
+            let v: i64 = (0..bits)
+                .map(|b| {
+                    let bit = j * bits + b;
+                    i64::from((z[bit / 8] >> (bit % 8)) & 1) << b
+                })
+                .sum();
+            (gamma1 - v).abs() < gamma1 - i64::from(s.beta)
+        })
+    }
+
+    #[test]
+    #[allow(
+        clippy::cast_possible_wrap,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    fn z_bound_matches_the_reference_decoding() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for p in ParamSet::ALL {
+            let s = Shape::of(p);
+            let bits = s.z_bits();
+            for round in 0..200 {
+                // Mostly short coefficients; in some rounds one coefficient at or near a bound.
+                let mut z = vec![0u8; s.l * s.zpoly_len()];
+                let bound = (1i64 << s.gamma1_bits) - i64::from(s.beta);
+                for j in 0..s.l * 256 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let mut coef = (x % 2000) as i64 - 1000;
+                    if round % 2 == 1 && j == (x as usize >> 20) % (s.l * 256) {
+                        coef = [bound, -bound, bound - 1, 1 - bound, 1 << s.gamma1_bits]
+                            [(x >> 8) as usize % 5];
+                    }
+                    let field = ((1i64 << s.gamma1_bits) - coef) as u64;
+                    for b in 0..bits as usize {
+                        if (field >> b) & 1 == 1 {
+                            let bit = j * bits as usize + b;
+                            z[bit / 8] |= 1 << (bit % 8);
+                        }
+                    }
+                }
+                assert_eq!(
+                    z_is_short(&z, &s),
+                    z_is_short_reference(&z, &s),
+                    "{p} round {round}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn keys_deduplicate_by_address_and_content() {
         let p = ParamSet::MlDsa44;
@@ -360,15 +495,26 @@ mod tests {
             Box::leak(b.into_boxed_slice()),
         );
         let items = [item(a), item(b), item(a_copy), item(a), item(b)];
-        let packed = pack(p, &items, &[0, 1, 2, 3, 4]);
-        assert_eq!(packed.nkeys, 2);
-        assert_eq!(packed.key_idx, vec![0, 1, 0, 0, 1]);
-        assert_eq!(&packed.pks[..p.public_key_len()], a);
-        assert_eq!(&packed.pks[p.public_key_len()..], b);
-        // mu depends on the key (through tr) and the message.
-        assert_eq!(packed.mu[..64], packed.mu[128..192]);
-        assert_ne!(packed.mu[..64], packed.mu[64..128]);
-        let tr = shake256_64(&[a]);
-        assert_eq!(packed.mu[..64], shake256_64(&[&tr, &[0, 0], b"m"]));
+        let pool = Pool::default();
+        let heap = |n: usize| Ok(HostBuf::Heap(vec![0xAA; n]));
+        for _ in 0..2 {
+            // The second round reuses the first round's (dirty) buffers.
+            let packed = pack(p, &items, &[0, 1, 2, 3, 4], &pool, &heap).unwrap();
+            assert_eq!(packed.nkeys, 2);
+            assert_eq!(packed.key_idx, vec![0, 1, 0, 0, 1]);
+            let pks = packed.pks().unwrap();
+            assert_eq!(pks.len(), 2 * p.public_key_len());
+            assert_eq!(&pks[..p.public_key_len()], a);
+            assert_eq!(&pks[p.public_key_len()..], b);
+            assert_eq!(packed.sigs().unwrap().len(), 5 * p.signature_len());
+            // mu depends on the key (through tr) and the message.
+            let mu = packed.mu().unwrap();
+            assert_eq!(mu.len(), 5 * 64);
+            assert_eq!(mu[..64], mu[128..192]);
+            assert_ne!(mu[..64], mu[64..128]);
+            let tr = shake256_64(&[a]);
+            assert_eq!(mu[..64], shake256_64(&[&tr, &[0, 0], b"m"]));
+            packed.recycle(&pool);
+        }
     }
 }
