@@ -13,7 +13,7 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The kernel source, compiled by NVRTC for the device at start-up.
 pub(crate) const SOURCE: &str = include_str!("../kernels/mldsa.cu");
@@ -204,6 +204,20 @@ impl CudaEngine {
             st.synchronize().map_err(drv)?;
         }
         let t1 = Instant::now();
+        // With `phases`, each kernel is timed by synchronising after it.
+        let mut per_kernel = [Duration::ZERO; 4];
+        let mut last = t1;
+        let mut mark = |i: usize| -> Result<(), GpuError> {
+            if phases {
+                st.synchronize().map_err(drv)?;
+                let now = Instant::now();
+                if let Some(slot) = per_kernel.get_mut(i) {
+                    *slot = now - last;
+                }
+                last = now;
+            }
+            Ok(())
+        };
 
         let threads = |units: usize| -> Result<(u32, LaunchConfig), GpuError> {
             let total = u32::try_from(units).map_err(|_| GpuError::TooLarge)?;
@@ -233,6 +247,7 @@ impl CudaEngine {
                 .launch(c_expand)
         }
         .map_err(drv)?;
+        mark(0)?;
 
         let (t_prep, c_prep) = threads(n * (s.l + 1))?;
         // SAFETY: matches `poai_sig_prep(u32 total, u32 param, u32 nsig, const u8 *sig,
@@ -247,6 +262,7 @@ impl CudaEngine {
                 .launch(c_prep)
         }
         .map_err(drv)?;
+        mark(1)?;
 
         let (t_w1, c_w1) = threads(n * s.k)?;
         // SAFETY: matches `poai_sig_w1(u32 total, u32 param, u32 nsig, u32 nkeys,
@@ -268,6 +284,7 @@ impl CudaEngine {
                 .launch(c_w1)
         }
         .map_err(drv)?;
+        mark(2)?;
 
         let (t_fin, c_fin) = threads(n)?;
         // SAFETY: matches `poai_sig_final(u32 total, u32 param, u32 nsig, const u8 *sig,
@@ -284,6 +301,7 @@ impl CudaEngine {
                 .launch(c_fin)
         }
         .map_err(drv)?;
+        mark(3)?;
 
         if phases {
             st.synchronize().map_err(drv)?;
@@ -297,6 +315,7 @@ impl CudaEngine {
                 upload: t1 - t0,
                 kernels: t2 - t1,
                 download: t3 - t2,
+                per_kernel,
             },
         ))
     }

@@ -161,6 +161,8 @@ pub struct DeviceTimes {
     pub kernels: Duration,
     /// The device-to-host copy of the verdicts.
     pub download: Duration,
+    /// With phase timing: expand_keys, sig_prep, sig_w1, sig_final.
+    pub per_kernel: [Duration; 4],
 }
 
 /// Where an offloaded batch's time went, summed over calls (see [`Verifier::timings`]).
@@ -448,6 +450,9 @@ impl Verifier {
                     times.device.upload += d.upload;
                     times.device.kernels += d.kernels;
                     times.device.download += d.download;
+                    for (a, b) in times.device.per_kernel.iter_mut().zip(d.per_kernel) {
+                        *a += b;
+                    }
                     ok
                 });
                 self.apply(items, chunk, result, &mut out);
@@ -463,6 +468,9 @@ impl Verifier {
             t.device.upload += times.device.upload;
             t.device.kernels += times.device.kernels;
             t.device.download += times.device.download;
+            for (a, b) in t.device.per_kernel.iter_mut().zip(times.device.per_kernel) {
+                *a += b;
+            }
             t.total += times.total;
         }
         out
