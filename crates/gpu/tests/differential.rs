@@ -320,6 +320,7 @@ fn mutate(rng: &mut Rng, p: ParamSet, sig: &mut Vec<u8>, which: usize) -> String
 fn random_and_mutated_items_agree() {
     let mut rng = Rng(seed());
     let mut cases = Vec::new();
+    let mut unchanged = 0;
     for p in ParamSet::ALL {
         let keys: Vec<SigningKey> = (0..3)
             .map(|_| SigningKey::from_seed(p, &rng.bytes(32)).unwrap())
@@ -348,6 +349,9 @@ fn random_and_mutated_items_agree() {
             };
             let mut bad = sig.clone();
             let what = mutate(&mut rng, p, &mut bad, n % 9);
+            // A few mutations can be no-ops (e.g. swapping hint positions when there are fewer
+            // than two); such an item is still valid.
+            unchanged += usize::from(bad == sig);
             cases.push(Owned {
                 sig: bad,
                 label: format!("{p} mutated: {what}"),
@@ -404,7 +408,11 @@ fn random_and_mutated_items_agree() {
     }
     let want = check_all(&cases);
     let valid = want.iter().filter(|r| **r == Ok(true)).count();
-    assert_eq!(valid, 3 * 28, "every unmodified signature verifies");
+    assert_eq!(
+        valid,
+        3 * 28 + unchanged,
+        "every unmodified signature verifies"
+    );
     assert!(
         want.iter()
             .any(|r| matches!(r, Err(MlDsaError::ContextTooLong(256))))
