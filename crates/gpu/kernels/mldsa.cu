@@ -254,36 +254,125 @@ DEV i32 freeze(i32 a) {
     return a < 0 ? a + Q : a;
 }
 
+/* The NTTs below compute exactly the butterflies of Alg. 41/42 (same operands, same order
+ * within each dependency chain), grouped so that several levels run on values held in
+ * registers: levels 0-2 and 3-5 as radix-8 passes and levels 6-7 as a radix-4 pass, so a
+ * polynomial (which lives in slow per-thread local memory on the GPU) is read and written three
+ * times instead of eight. At level l (block length 128 >> l), block b of the forward transform
+ * uses ZETAS[(1 << l) + b]. */
+
+/* Cooley-Tukey butterfly: (x, y) -> (x + zeta y, x - zeta y). */
+#define FWD_BF(x, y, zeta)                                        \
+    do {                                                          \
+        i32 t_ = montgomery_reduce((i64)(zeta) * (y));            \
+        (y) = (x) - t_;                                           \
+        (x) = (x) + t_;                                           \
+    } while (0)
+
+/* Gentleman-Sande butterfly: (x, y) -> (x + y, zeta (x - y)). */
+#define INV_BF(x, y, zeta)                                        \
+    do {                                                          \
+        i32 t_ = (x);                                             \
+        (x) = t_ + (y);                                           \
+        (y) = montgomery_reduce((i64)(zeta) * (t_ - (y)));        \
+    } while (0)
+
 /* Forward NTT (Alg. 41) in place; input |a| < q, output |a| < 9q, bit-reversed order. */
 NOINLINE void ntt(i32 a[N]) {
-    u32 k = 0;
-    for (u32 len = 128; len > 0; len >>= 1) {
-        for (u32 start = 0; start < N; start += 2 * len) {
-            i32 zeta = ZETAS[++k];
-            for (u32 j = start; j < start + len; ++j) {
-                i32 t = montgomery_reduce((i64)zeta * a[j + len]);
-                a[j + len] = a[j] - t;
-                a[j] = a[j] + t;
+    for (u32 l = 0; l < 6; l += 3) {
+        u32 d = 32 >> l; /* butterfly distance at the pass's last level */
+        for (u32 sb = 0; sb < N; sb += 8 * d) {
+            u32 b = sb / (8 * d);
+            i32 z0 = ZETAS[(1u << l) + b];
+            i32 z1a = ZETAS[(2u << l) + 2 * b], z1b = ZETAS[(2u << l) + 2 * b + 1];
+            i32 z2a = ZETAS[(4u << l) + 4 * b], z2b = ZETAS[(4u << l) + 4 * b + 1];
+            i32 z2c = ZETAS[(4u << l) + 4 * b + 2], z2d = ZETAS[(4u << l) + 4 * b + 3];
+            for (u32 o = 0; o < d; ++o) {
+                i32 x[8];
+                UNROLL
+                for (u32 i = 0; i < 8; ++i) x[i] = a[sb + o + i * d];
+                UNROLL
+                for (u32 i = 0; i < 4; ++i) FWD_BF(x[i], x[i + 4], z0);
+                FWD_BF(x[0], x[2], z1a);
+                FWD_BF(x[1], x[3], z1a);
+                FWD_BF(x[4], x[6], z1b);
+                FWD_BF(x[5], x[7], z1b);
+                FWD_BF(x[0], x[1], z2a);
+                FWD_BF(x[2], x[3], z2b);
+                FWD_BF(x[4], x[5], z2c);
+                FWD_BF(x[6], x[7], z2d);
+                UNROLL
+                for (u32 i = 0; i < 8; ++i) a[sb + o + i * d] = x[i];
             }
         }
+    }
+    /* Levels 6 (distance 2) and 7 (distance 1). */
+    for (u32 sb = 0; sb < N; sb += 4) {
+        u32 b = sb / 4;
+        i32 x0 = a[sb], x1 = a[sb + 1], x2 = a[sb + 2], x3 = a[sb + 3];
+        i32 z0 = ZETAS[64 + b];
+        FWD_BF(x0, x2, z0);
+        FWD_BF(x1, x3, z0);
+        FWD_BF(x0, x1, ZETAS[128 + 2 * b]);
+        FWD_BF(x2, x3, ZETAS[128 + 2 * b + 1]);
+        a[sb] = x0;
+        a[sb + 1] = x1;
+        a[sb + 2] = x2;
+        a[sb + 3] = x3;
     }
 }
 
 /* Inverse NTT (Alg. 42) times R (the factor R undoes the 1/R of one Montgomery product);
- * input |a| < 2^23 (after reduce32), output |a| < q. */
+ * input |a| < 2^23 (after reduce32), output |a| < q. At block length len = 128 / nb, block b
+ * uses -ZETAS[2 nb - 1 - b]; the final scaling by 256^-1 (MONT_F) is folded into the last
+ * pass. */
 NOINLINE void invntt_tomont(i32 a[N]) {
-    u32 k = 256;
-    for (u32 len = 1; len < N; len <<= 1) {
-        for (u32 start = 0; start < N; start += 2 * len) {
-            i32 zeta = -ZETAS[--k];
-            for (u32 j = start; j < start + len; ++j) {
-                i32 t = a[j];
-                a[j] = t + a[j + len];
-                a[j + len] = montgomery_reduce((i64)zeta * (t - a[j + len]));
+    /* Levels with len 1 and 2. */
+    for (u32 sb = 0; sb < N; sb += 4) {
+        u32 b = sb / 4;
+        i32 x0 = a[sb], x1 = a[sb + 1], x2 = a[sb + 2], x3 = a[sb + 3];
+        INV_BF(x0, x1, -ZETAS[255 - 2 * b]);
+        INV_BF(x2, x3, -ZETAS[255 - (2 * b + 1)]);
+        i32 z = -ZETAS[127 - b];
+        INV_BF(x0, x2, z);
+        INV_BF(x1, x3, z);
+        a[sb] = x0;
+        a[sb + 1] = x1;
+        a[sb + 2] = x2;
+        a[sb + 3] = x3;
+    }
+    /* Levels with len d, 2d, 4d for d = 4, then d = 32. */
+    for (u32 d = 4; d <= 32; d *= 8) {
+        u32 nb = 128 / d; /* blocks at len d */
+        for (u32 sb = 0; sb < N; sb += 8 * d) {
+            u32 b = sb / (8 * d);
+            i32 z0a = -ZETAS[2 * nb - 1 - 4 * b], z0b = -ZETAS[2 * nb - 1 - (4 * b + 1)];
+            i32 z0c = -ZETAS[2 * nb - 1 - (4 * b + 2)], z0d = -ZETAS[2 * nb - 1 - (4 * b + 3)];
+            i32 z1a = -ZETAS[nb - 1 - 2 * b], z1b = -ZETAS[nb - 1 - (2 * b + 1)];
+            i32 z2 = -ZETAS[nb / 2 - 1 - b];
+            for (u32 o = 0; o < d; ++o) {
+                i32 x[8];
+                UNROLL
+                for (u32 i = 0; i < 8; ++i) x[i] = a[sb + o + i * d];
+                INV_BF(x[0], x[1], z0a);
+                INV_BF(x[2], x[3], z0b);
+                INV_BF(x[4], x[5], z0c);
+                INV_BF(x[6], x[7], z0d);
+                INV_BF(x[0], x[2], z1a);
+                INV_BF(x[1], x[3], z1a);
+                INV_BF(x[4], x[6], z1b);
+                INV_BF(x[5], x[7], z1b);
+                UNROLL
+                for (u32 i = 0; i < 4; ++i) INV_BF(x[i], x[i + 4], z2);
+                if (d == 32) {
+                    UNROLL
+                    for (u32 i = 0; i < 8; ++i) x[i] = montgomery_reduce((i64)MONT_F * x[i]);
+                }
+                UNROLL
+                for (u32 i = 0; i < 8; ++i) a[sb + o + i * d] = x[i];
             }
         }
     }
-    for (u32 j = 0; j < N; ++j) a[j] = montgomery_reduce((i64)MONT_F * a[j]);
 }
 
 /* Bits [bit, bit + nbits) of the little-endian bit string `buf` of `len` bytes (nbits <= 24). */
@@ -333,8 +422,9 @@ DEV void expand_key_body(u32 gid, u32 param, u32 nkeys, const u8 *pk, i32 *a_hat
 }
 
 /* One polynomial of a signature: slots 0..l-1 are NTT(z[s]) (z decoded as in sigDecode,
- * Alg. 27); slot l is NTT(SampleInBall(c_tilde)) (Alg. 29). */
-DEV void sig_prep_body(u32 gid, u32 param, u32 nsig, const u8 *sig, i32 *zc_hat) {
+ * Alg. 27), with zbad[s][item] = 1 if a coefficient breaks ||z||inf < gamma1 - beta (Alg. 8
+ * step 13); slot l is NTT(SampleInBall(c_tilde)) (Alg. 29). */
+DEV void sig_prep_body(u32 gid, u32 param, u32 nsig, const u8 *sig, i32 *zc_hat, u8 *zbad) {
     params_t p = get_params(param);
     u32 item = gid % nsig, slot = gid / nsig;
     if (slot > p.l) return;
@@ -343,7 +433,14 @@ DEV void sig_prep_body(u32 gid, u32 param, u32 nsig, const u8 *sig, i32 *zc_hat)
     if (slot < p.l) {
         const u8 *zp = sp + p.ctilde_len + slot * zpoly_len(&p);
         i32 gamma1 = 1 << p.gamma1_bits;
-        for (u32 i = 0; i < N; ++i) a[i] = gamma1 - (i32)get_bits(zp, zpoly_len(&p), p.z_bits * i, p.z_bits);
+        i32 bound = gamma1 - (i32)p.beta;
+        u32 bad = 0;
+        for (u32 i = 0; i < N; ++i) {
+            i32 z = gamma1 - (i32)get_bits(zp, zpoly_len(&p), p.z_bits * i, p.z_bits);
+            bad |= (u32)(z >= bound || z <= -bound);
+            a[i] = z;
+        }
+        zbad[(u64)slot * nsig + item] = (u8)bad;
     } else {
         for (u32 i = 0; i < N; ++i) a[i] = 0;
         shake_t h;
@@ -365,6 +462,27 @@ DEV void sig_prep_body(u32 gid, u32 param, u32 nsig, const u8 *sig, i32 *zc_hat)
     ntt(a);
     for (u32 i = 0; i < N; ++i) zc_hat[IDX(nsig, slot, i, item)] = a[i];
 }
+
+/* UseHint (Alg. 40) with Decompose (Alg. 36) for alpha = 2 gamma2, one function per gamma2 so
+ * that the divisions are by constants. */
+#define DEFINE_USE_HINT(NAME, ALPHA)                                  \
+    DEV i32 NAME(i32 a, u32 h) {                                      \
+        i32 rp = freeze(a);                                           \
+        i32 r0 = rp % (ALPHA);                                        \
+        if (r0 > (ALPHA) / 2) r0 -= (ALPHA);                          \
+        i32 r1;                                                       \
+        if (rp - r0 == Q - 1) {                                       \
+            r1 = 0;                                                   \
+            r0 -= 1;                                                  \
+        } else {                                                      \
+            r1 = (rp - r0) / (ALPHA);                                 \
+        }                                                             \
+        const i32 m = (Q - 1) / (ALPHA);                              \
+        if (h) r1 = r0 > 0 ? (r1 + 1) % m : (r1 - 1 + m) % m;         \
+        return r1;                                                    \
+    }
+DEFINE_USE_HINT(use_hint_88, 2 * ((Q - 1) / 88))
+DEFINE_USE_HINT(use_hint_32, 2 * ((Q - 1) / 32))
 
 /* Row r of w'_approx = NTT^-1(A z_hat - c_hat t1_hat), then UseHint (Alg. 40) with hint row r
  * and w1Encode (Alg. 28) of the row into w1[item][r]. */
@@ -397,26 +515,11 @@ DEV void sig_w1_body(u32 gid, u32 param, u32 nsig, u32 nkeys, const u32 *key_idx
     for (u32 i = 0; i < 8; ++i) hint[i] = 0;
     for (u32 idx = first; idx < last && idx < p.omega; ++idx) hint[y[idx] >> 5] |= 1u << (y[idx] & 31);
 
-    i32 alpha = 2 * p.gamma2;
-    i32 m = (Q - 1) / alpha;
     u8 *out = w1 + ((u64)item * p.k + r) * w1poly_len(&p);
     for (u32 i = 0; i < w1poly_len(&p); ++i) out[i] = 0;
     for (u32 i = 0; i < N; ++i) {
-        /* Decompose (Alg. 36). */
-        i32 rp = freeze(a[i]);
-        i32 r0 = rp % alpha;
-        if (r0 > p.gamma2) r0 -= alpha;
-        i32 r1;
-        if (rp - r0 == Q - 1) {
-            r1 = 0;
-            r0 -= 1;
-        } else {
-            r1 = (rp - r0) / alpha;
-        }
-        /* UseHint (Alg. 40). */
-        if ((hint[i >> 5] >> (i & 31)) & 1) {
-            r1 = r0 > 0 ? (r1 + 1) % m : (r1 - 1 + m) % m;
-        }
+        u32 h = (hint[i >> 5] >> (i & 31)) & 1;
+        i32 r1 = p.w1_bits == 6 ? use_hint_88(a[i], h) : use_hint_32(a[i], h);
         /* w1Encode: SimpleBitPack with w1_bits bits per coefficient, little-endian bits. */
         u32 bit = i * p.w1_bits;
         u32 v = ((u32)r1) << (bit & 7);
@@ -425,10 +528,10 @@ DEV void sig_w1_body(u32 gid, u32 param, u32 nsig, u32 nkeys, const u32 *key_idx
     }
 }
 
-/* c_tilde' = H(mu || w1Encode(w1), lambda/4) and the comparison with c_tilde (Alg. 8, steps
- * 10-13; the z bound of step 13 is checked on the host). ok[item] = 1 on a match, else 0. */
+/* c_tilde' = H(mu || w1Encode(w1), lambda/4) and the final check of Alg. 8 step 13: ok[item]
+ * = 1 when c_tilde' = c_tilde and no z row broke the bound, else 0. */
 DEV void sig_final_body(u32 gid, u32 param, u32 nsig, const u8 *sig, const u8 *mu,
-                        const u8 *w1, u8 *ok) {
+                        const u8 *w1, const u8 *zbad, u8 *ok) {
     params_t p = get_params(param);
     u32 item = gid;
     if (item >= nsig) return;
@@ -440,6 +543,7 @@ DEV void sig_final_body(u32 gid, u32 param, u32 nsig, const u8 *sig, const u8 *m
     const u8 *ct = sig + (u64)item * sig_len(&p);
     u8 diff = 0;
     for (u32 i = 0; i < p.ctilde_len; ++i) diff |= (u8)(shake_squeeze_byte(&h) ^ ct[i]);
+    for (u32 s = 0; s < p.l; ++s) diff |= zbad[(u64)s * nsig + item];
     ok[item] = diff == 0 ? 1 : 0;
 }
 
@@ -454,8 +558,8 @@ extern "C" void poai_expand_keys(u32 begin, u32 end, u32 param, u32 nkeys, const
     HOST_LOOP expand_key_body(gid, param, nkeys, pk, a_hat, t1_hat);
 }
 extern "C" void poai_sig_prep(u32 begin, u32 end, u32 param, u32 nsig, const u8 *sig,
-                              i32 *zc_hat) {
-    HOST_LOOP sig_prep_body(gid, param, nsig, sig, zc_hat);
+                              i32 *zc_hat, u8 *zbad) {
+    HOST_LOOP sig_prep_body(gid, param, nsig, sig, zc_hat, zbad);
 }
 extern "C" void poai_sig_w1(u32 begin, u32 end, u32 param, u32 nsig, u32 nkeys,
                             const u32 *key_idx, const i32 *a_hat, const i32 *t1_hat,
@@ -463,8 +567,8 @@ extern "C" void poai_sig_w1(u32 begin, u32 end, u32 param, u32 nsig, u32 nkeys,
     HOST_LOOP sig_w1_body(gid, param, nsig, nkeys, key_idx, a_hat, t1_hat, zc_hat, sig, w1);
 }
 extern "C" void poai_sig_final(u32 begin, u32 end, u32 param, u32 nsig, const u8 *sig,
-                               const u8 *mu, const u8 *w1, u8 *ok) {
-    HOST_LOOP sig_final_body(gid, param, nsig, sig, mu, w1, ok);
+                               const u8 *mu, const u8 *w1, const u8 *zbad, u8 *ok) {
+    HOST_LOOP sig_final_body(gid, param, nsig, sig, mu, w1, zbad, ok);
 }
 #else
 /* Device: one thread per unit of work; threads past `total` return. */
@@ -477,9 +581,9 @@ extern "C" __global__ void poai_expand_keys(u32 total, u32 param, u32 nkeys, con
     expand_key_body(gid, param, nkeys, pk, a_hat, t1_hat);
 }
 extern "C" __global__ void poai_sig_prep(u32 total, u32 param, u32 nsig, const u8 *sig,
-                                         i32 *zc_hat) {
+                                         i32 *zc_hat, u8 *zbad) {
     GID_OR_RETURN
-    sig_prep_body(gid, param, nsig, sig, zc_hat);
+    sig_prep_body(gid, param, nsig, sig, zc_hat, zbad);
 }
 extern "C" __global__ void poai_sig_w1(u32 total, u32 param, u32 nsig, u32 nkeys,
                                        const u32 *key_idx, const i32 *a_hat, const i32 *t1_hat,
@@ -488,8 +592,8 @@ extern "C" __global__ void poai_sig_w1(u32 total, u32 param, u32 nsig, u32 nkeys
     sig_w1_body(gid, param, nsig, nkeys, key_idx, a_hat, t1_hat, zc_hat, sig, w1);
 }
 extern "C" __global__ void poai_sig_final(u32 total, u32 param, u32 nsig, const u8 *sig,
-                                          const u8 *mu, const u8 *w1, u8 *ok) {
+                                          const u8 *mu, const u8 *w1, const u8 *zbad, u8 *ok) {
     GID_OR_RETURN
-    sig_final_body(gid, param, nsig, sig, mu, w1, ok);
+    sig_final_body(gid, param, nsig, sig, mu, w1, zbad, ok);
 }
 #endif

@@ -199,6 +199,7 @@ impl CudaEngine {
             128
         };
         let mut d_w1: CudaSlice<u8> = st.alloc_zeros(n * s.k * w1_len).map_err(drv)?;
+        let mut d_zbad: CudaSlice<u8> = st.alloc_zeros(n * s.l).map_err(drv)?;
         let mut d_ok: CudaSlice<u8> = st.alloc_zeros(n).map_err(drv)?;
         if phases {
             st.synchronize().map_err(drv)?;
@@ -251,7 +252,8 @@ impl CudaEngine {
 
         let (t_prep, c_prep) = threads(n * (s.l + 1))?;
         // SAFETY: matches `poai_sig_prep(u32 total, u32 param, u32 nsig, const u8 *sig,
-        // i32 *zc_hat)`; sig holds nsig signatures of this set, zc_hat nsig*(l+1) polynomials.
+        // i32 *zc_hat, u8 *zbad)`; sig holds nsig signatures of this set, zc_hat nsig*(l+1)
+        // polynomials, zbad nsig*l flags.
         unsafe {
             st.launch_builder(&k.sig_prep)
                 .arg(&t_prep)
@@ -259,6 +261,7 @@ impl CudaEngine {
                 .arg(&nsig)
                 .arg(&d_sig)
                 .arg(&mut d_zc)
+                .arg(&mut d_zbad)
                 .launch(c_prep)
         }
         .map_err(drv)?;
@@ -288,7 +291,8 @@ impl CudaEngine {
 
         let (t_fin, c_fin) = threads(n)?;
         // SAFETY: matches `poai_sig_final(u32 total, u32 param, u32 nsig, const u8 *sig,
-        // const u8 *mu, const u8 *w1, u8 *ok)`; mu holds 64 bytes per item, ok one byte.
+        // const u8 *mu, const u8 *w1, const u8 *zbad, u8 *ok)`; mu holds 64 bytes per item,
+        // zbad nsig*l flags, ok one byte per item.
         unsafe {
             st.launch_builder(&k.sig_final)
                 .arg(&t_fin)
@@ -297,6 +301,7 @@ impl CudaEngine {
                 .arg(&d_sig)
                 .arg(&d_mu)
                 .arg(&d_w1)
+                .arg(&d_zbad)
                 .arg(&mut d_ok)
                 .launch(c_fin)
         }

@@ -20,7 +20,15 @@ unsafe extern "C" {
         a_hat: *mut i32,
         t1_hat: *mut i32,
     );
-    fn poai_sig_prep(begin: u32, end: u32, param: u32, nsig: u32, sig: *const u8, zc: *mut i32);
+    fn poai_sig_prep(
+        begin: u32,
+        end: u32,
+        param: u32,
+        nsig: u32,
+        sig: *const u8,
+        zc: *mut i32,
+        zbad: *mut u8,
+    );
     fn poai_sig_w1(
         begin: u32,
         end: u32,
@@ -42,6 +50,7 @@ unsafe extern "C" {
         sig: *const u8,
         mu: *const u8,
         w1: *const u8,
+        zbad: *const u8,
         ok: *mut u8,
     );
 }
@@ -93,6 +102,7 @@ pub(crate) fn run(p: &Packed) -> Result<Vec<u8>, GpuError> {
     let mut t1_hat = vec![0i32; p.nkeys * s.k * 256];
     let mut zc = vec![0i32; n * (s.l + 1) * 256];
     let mut w1 = vec![0u8; n * s.k * w1_len];
+    let mut zbad = vec![0u8; n * s.l];
     let mut ok = vec![0u8; n];
 
     let (a_out, t1_out) = (Out(a_hat.as_mut_ptr()), Out(t1_hat.as_mut_ptr()));
@@ -103,10 +113,21 @@ pub(crate) fn run(p: &Packed) -> Result<Vec<u8>, GpuError> {
             poai_expand_keys(b, e, param, nkeys, pks.as_ptr(), a_out.ptr(), t1_out.ptr());
         }
     });
-    let zc_out = Out(zc.as_mut_ptr());
+    let (zc_out, zbad_out) = (Out(zc.as_mut_ptr()), Out(zbad.as_mut_ptr()));
     grid(n * (s.l + 1), |b, e| {
-        // SAFETY: sig holds nsig signatures; zc holds nsig*(l+1) polynomials.
-        unsafe { poai_sig_prep(b, e, param, nsig, sigs.as_ptr(), zc_out.ptr()) }
+        // SAFETY: sig holds nsig signatures; zc holds nsig*(l+1) polynomials, zbad nsig*l
+        // flags.
+        unsafe {
+            poai_sig_prep(
+                b,
+                e,
+                param,
+                nsig,
+                sigs.as_ptr(),
+                zc_out.ptr(),
+                zbad_out.ptr(),
+            );
+        }
     });
     let w1_out = Out(w1.as_mut_ptr());
     grid(n * s.k, |b, e| {
@@ -130,7 +151,8 @@ pub(crate) fn run(p: &Packed) -> Result<Vec<u8>, GpuError> {
     });
     let ok_out = Out(ok.as_mut_ptr());
     grid(n, |b, e| {
-        // SAFETY: mu holds 64 bytes per item, w1 nsig*k rows, ok one byte per item.
+        // SAFETY: mu holds 64 bytes per item, w1 nsig*k rows, zbad nsig*l flags, ok one byte
+        // per item.
         unsafe {
             poai_sig_final(
                 b,
@@ -140,6 +162,7 @@ pub(crate) fn run(p: &Packed) -> Result<Vec<u8>, GpuError> {
                 sigs.as_ptr(),
                 mu.as_ptr(),
                 w1.as_ptr(),
+                zbad.as_ptr(),
                 ok_out.ptr(),
             );
         }
