@@ -95,7 +95,7 @@ fn phase_breakdown(v: &Verifier, items: &[BatchItem<'_>]) -> Result<String, Stri
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     Ok(format!(
         "total {:.2} ms, precheck {:.2} ms, pack {:.2} ms, upload {:.2} ms, kernels {:.2} ms, \
-         download {:.2} ms, launches {}, kernels expand/prep/w1/final {:.2}/{:.2}/{:.2}/{:.2} ms",
+         download {:.2} ms, launches {}, kernels expand/mu/prep/w1/final {:.2}/{:.2}/{:.2}/{:.2}/{:.2} ms",
         ms(t.total),
         ms(t.precheck),
         ms(t.pack),
@@ -104,6 +104,7 @@ fn phase_breakdown(v: &Verifier, items: &[BatchItem<'_>]) -> Result<String, Stri
         ms(t.device.download),
         t.launches,
         ms(t.device.per_kernel[0]),
+        ms(t.device.per_kernel[4]),
         ms(t.device.per_kernel[1]),
         ms(t.device.per_kernel[2]),
         ms(t.device.per_kernel[3]),

@@ -387,14 +387,24 @@ DEV u32 get_bits(const u8 *buf, u32 len, u32 bit, u32 nbits) {
 
 /* ---------------------------------------------------------------- kernel bodies */
 
-/* One polynomial of a key: slots 0..k*l-1 are A[r][s] = RejNTTPoly(rho || s || r) (ExpandA,
- * Alg. 32 and 30, already in the NTT domain); slots k*l..k*l+k-1 are NTT(t1[r] * 2^d). */
-DEV void expand_key_body(u32 gid, u32 param, u32 nkeys, const u8 *pk, i32 *a_hat, i32 *t1_hat) {
+/* One piece of a key: slots 0..k*l-1 are A[r][s] = RejNTTPoly(rho || s || r) (ExpandA,
+ * Alg. 32 and 30, already in the NTT domain); slots k*l..k*l+k-1 are NTT(t1[r] * 2^d); slot
+ * k*(l+1) is tr. */
+DEV void expand_key_body(u32 gid, u32 param, u32 nkeys, const u8 *pk, i32 *a_hat, i32 *t1_hat,
+                         u8 *tr) {
     params_t p = get_params(param);
     u32 key = gid % nkeys, slot = gid / nkeys;
-    if (slot >= p.k * (p.l + 1)) return;
+    if (slot > p.k * (p.l + 1)) return;
     const u8 *kp = pk + (u64)key * pk_len(&p);
-    if (slot < p.k * p.l) {
+    if (slot == p.k * (p.l + 1)) {
+        /* tr = H(pk, 64) (Alg. 8 step 6). */
+        shake_t h;
+        shake_init(&h, 136);
+        shake_absorb(&h, kp, pk_len(&p));
+        shake_finalize(&h);
+        u8 *out = tr + (u64)key * 64;
+        for (u32 i = 0; i < 64; ++i) out[i] = shake_squeeze_byte(&h);
+    } else if (slot < p.k * p.l) {
         u32 r = slot / p.l, s = slot % p.l;
         shake_t h;
         shake_init(&h, 168);
@@ -419,6 +429,30 @@ DEV void expand_key_body(u32 gid, u32 param, u32 nkeys, const u8 *pk, i32 *a_hat
         ntt(a);
         for (u32 i = 0; i < N; ++i) t1_hat[IDX(nkeys, r, i, key)] = a[i];
     }
+}
+
+/* mu = H(tr || M', 64) (Alg. 8 step 7) where the host packed M' = 0 || |ctx| || ctx || M of item
+ * i into msgs[off[i]..off[i+1]]. An empty range means the host computed mu itself (very long
+ * messages, which one GPU thread would hash slowly); that mu is left as uploaded. */
+DEV void mu_body(u32 gid, u32 nsig, const u32 *key_idx, const u8 *tr, const u8 *msgs,
+                 const u64 *off, u8 *mu) {
+    u32 item = gid;
+    if (item >= nsig) return;
+    u64 begin = off[item], end = off[item + 1];
+    if (begin >= end) return;
+    shake_t h;
+    shake_init(&h, 136);
+    shake_absorb(&h, tr + (u64)key_idx[item] * 64, 64);
+    const u8 *m = msgs + begin;
+    for (u64 left = end - begin; left > 0;) {
+        u32 take = left > 0x40000000ULL ? 0x40000000u : (u32)left;
+        shake_absorb(&h, m, take);
+        m += take;
+        left -= take;
+    }
+    shake_finalize(&h);
+    u8 *out = mu + (u64)item * 64;
+    for (u32 i = 0; i < 64; ++i) out[i] = shake_squeeze_byte(&h);
 }
 
 /* One polynomial of a signature: slots 0..l-1 are NTT(z[s]) (z decoded as in sigDecode,
@@ -554,8 +588,12 @@ DEV void sig_final_body(u32 gid, u32 param, u32 nsig, const u8 *sig, const u8 *m
  * the index range over its worker threads. */
 #define HOST_LOOP for (u32 gid = begin; gid < end; ++gid)
 extern "C" void poai_expand_keys(u32 begin, u32 end, u32 param, u32 nkeys, const u8 *pk,
-                                 i32 *a_hat, i32 *t1_hat) {
-    HOST_LOOP expand_key_body(gid, param, nkeys, pk, a_hat, t1_hat);
+                                 i32 *a_hat, i32 *t1_hat, u8 *tr) {
+    HOST_LOOP expand_key_body(gid, param, nkeys, pk, a_hat, t1_hat, tr);
+}
+extern "C" void poai_mu(u32 begin, u32 end, u32 nsig, const u32 *key_idx, const u8 *tr,
+                        const u8 *msgs, const u64 *off, u8 *mu) {
+    HOST_LOOP mu_body(gid, nsig, key_idx, tr, msgs, off, mu);
 }
 extern "C" void poai_sig_prep(u32 begin, u32 end, u32 param, u32 nsig, const u8 *sig,
                               i32 *zc_hat, u8 *zbad) {
@@ -576,9 +614,14 @@ extern "C" void poai_sig_final(u32 begin, u32 end, u32 param, u32 nsig, const u8
     u32 gid = blockIdx.x * blockDim.x + threadIdx.x;              \
     if (gid >= total) return;
 extern "C" __global__ void poai_expand_keys(u32 total, u32 param, u32 nkeys, const u8 *pk,
-                                            i32 *a_hat, i32 *t1_hat) {
+                                            i32 *a_hat, i32 *t1_hat, u8 *tr) {
     GID_OR_RETURN
-    expand_key_body(gid, param, nkeys, pk, a_hat, t1_hat);
+    expand_key_body(gid, param, nkeys, pk, a_hat, t1_hat, tr);
+}
+extern "C" __global__ void poai_mu(u32 total, u32 nsig, const u32 *key_idx, const u8 *tr,
+                                   const u8 *msgs, const u64 *off, u8 *mu) {
+    GID_OR_RETURN
+    mu_body(gid, nsig, key_idx, tr, msgs, off, mu);
 }
 extern "C" __global__ void poai_sig_prep(u32 total, u32 param, u32 nsig, const u8 *sig,
                                          i32 *zc_hat, u8 *zbad) {

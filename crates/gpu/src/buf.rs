@@ -58,9 +58,9 @@ pub(crate) struct Pool {
     free: Mutex<Vec<HostBuf>>,
 }
 
-/// Buffers a pipelined batch needs at once: three per chunk (signatures, mu, keys), two chunks
+/// Buffers a pipelined batch needs at once: four per chunk (keys, signatures, messages, mu), two chunks
 /// in flight.
-const MAX_FREE: usize = 6;
+const MAX_FREE: usize = 8;
 
 impl Pool {
     /// A buffer of at least `len` bytes: the smallest free one that fits, else a new one from

@@ -83,6 +83,7 @@ fn compile_uncached(target: Option<&'static str>) -> Result<Ptx, GpuError> {
 struct Kernels {
     stream: Arc<CudaStream>,
     expand_keys: CudaFunction,
+    mu: CudaFunction,
     sig_prep: CudaFunction,
     sig_w1: CudaFunction,
     sig_final: CudaFunction,
@@ -133,6 +134,7 @@ impl CudaEngine {
         let kernels = Kernels {
             stream: ctx.default_stream(),
             expand_keys: f("poai_expand_keys")?,
+            mu: f("poai_mu")?,
             sig_prep: f("poai_sig_prep")?,
             sig_w1: f("poai_sig_w1")?,
             sig_final: f("poai_sig_final")?,
@@ -188,7 +190,10 @@ impl CudaEngine {
         // Slices of (normally) page-locked buffers: the driver copies them by DMA directly.
         let d_pk = st.clone_htod(p.pks()?).map_err(drv)?;
         let d_sig = st.clone_htod(p.sigs()?).map_err(drv)?;
-        let d_mu = st.clone_htod(p.mu()?).map_err(drv)?;
+        let mut d_mu = st.clone_htod(p.mu()?).map_err(drv)?;
+        let d_msgs = st.clone_htod(p.msgs()?).map_err(drv)?;
+        let d_off = st.clone_htod(&p.offsets).map_err(drv)?;
+        let mut d_tr: CudaSlice<u8> = st.alloc_zeros(p.nkeys * 64).map_err(drv)?;
         let d_key = st.clone_htod(&p.key_idx).map_err(drv)?;
         let mut d_a: CudaSlice<i32> = st.alloc_zeros(p.nkeys * s.k * s.l * 256).map_err(drv)?;
         let mut d_t1: CudaSlice<i32> = st.alloc_zeros(p.nkeys * s.k * 256).map_err(drv)?;
@@ -206,7 +211,7 @@ impl CudaEngine {
         }
         let t1 = Instant::now();
         // With `phases`, each kernel is timed by synchronising after it.
-        let mut per_kernel = [Duration::ZERO; 4];
+        let mut per_kernel = [Duration::ZERO; 5];
         let mut last = t1;
         let mut mark = |i: usize| -> Result<(), GpuError> {
             if phases {
@@ -232,11 +237,11 @@ impl CudaEngine {
             ))
         };
 
-        let (t_expand, c_expand) = threads(p.nkeys * s.k * (s.l + 1))?;
+        let (t_expand, c_expand) = threads(p.nkeys * (s.k * (s.l + 1) + 1))?;
         // SAFETY: the argument list matches `poai_expand_keys(u32 total, u32 param, u32 nkeys,
-        // const u8 *pk, i32 *a_hat, i32 *t1_hat)`; pk holds nkeys keys of this parameter set,
-        // a_hat nkeys*k*l and t1_hat nkeys*k polynomials, which is all the kernel indexes for
-        // thread ids below `total`.
+        // const u8 *pk, i32 *a_hat, i32 *t1_hat, u8 *tr)`; pk holds nkeys keys of this
+        // parameter set, a_hat nkeys*k*l and t1_hat nkeys*k polynomials, tr nkeys*64 bytes,
+        // which is all the kernel indexes for thread ids below `total`.
         unsafe {
             st.launch_builder(&k.expand_keys)
                 .arg(&t_expand)
@@ -245,10 +250,29 @@ impl CudaEngine {
                 .arg(&d_pk)
                 .arg(&mut d_a)
                 .arg(&mut d_t1)
+                .arg(&mut d_tr)
                 .launch(c_expand)
         }
         .map_err(drv)?;
         mark(0)?;
+
+        let (t_mu, c_mu) = threads(n)?;
+        // SAFETY: matches `poai_mu(u32 total, u32 nsig, const u32 *key_idx, const u8 *tr,
+        // const u8 *msgs, const u64 *off, u8 *mu)`; key_idx has nsig entries below nkeys, off
+        // nsig+1 non-decreasing offsets into msgs (built by `pack`), mu 64 bytes per item.
+        unsafe {
+            st.launch_builder(&k.mu)
+                .arg(&t_mu)
+                .arg(&nsig)
+                .arg(&d_key)
+                .arg(&d_tr)
+                .arg(&d_msgs)
+                .arg(&d_off)
+                .arg(&mut d_mu)
+                .launch(c_mu)
+        }
+        .map_err(drv)?;
+        mark(4)?;
 
         let (t_prep, c_prep) = threads(n * (s.l + 1))?;
         // SAFETY: matches `poai_sig_prep(u32 total, u32 param, u32 nsig, const u8 *sig,

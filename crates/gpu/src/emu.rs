@@ -19,6 +19,17 @@ unsafe extern "C" {
         pk: *const u8,
         a_hat: *mut i32,
         t1_hat: *mut i32,
+        tr: *mut u8,
+    );
+    fn poai_mu(
+        begin: u32,
+        end: u32,
+        nsig: u32,
+        key_idx: *const u32,
+        tr: *const u8,
+        msgs: *const u8,
+        off: *const u64,
+        mu: *mut u8,
     );
     fn poai_sig_prep(
         begin: u32,
@@ -86,7 +97,8 @@ fn grid(total: usize, f: impl Fn(u32, u32) + Sync + Send) {
 
 /// Runs one pack through the emulated kernels; same contract as the CUDA engine's `run`.
 pub(crate) fn run(p: &Packed) -> Result<Vec<u8>, GpuError> {
-    let (pks, sigs, mu) = (p.pks()?, p.sigs()?, p.mu()?);
+    let (pks, sigs, msgs) = (p.pks()?, p.sigs()?, p.msgs()?);
+    let mut mu = p.mu()?.to_vec();
     let s = Shape::of(p.param);
     let n = p.len();
     let param = param_code(p.param);
@@ -99,6 +111,7 @@ pub(crate) fn run(p: &Packed) -> Result<Vec<u8>, GpuError> {
         128
     };
     let mut a_hat = vec![0i32; p.nkeys * s.k * s.l * 256];
+    let mut tr = vec![0u8; p.nkeys * 64];
     let mut t1_hat = vec![0i32; p.nkeys * s.k * 256];
     let mut zc = vec![0i32; n * (s.l + 1) * 256];
     let mut w1 = vec![0u8; n * s.k * w1_len];
@@ -106,11 +119,39 @@ pub(crate) fn run(p: &Packed) -> Result<Vec<u8>, GpuError> {
     let mut ok = vec![0u8; n];
 
     let (a_out, t1_out) = (Out(a_hat.as_mut_ptr()), Out(t1_hat.as_mut_ptr()));
-    grid(p.nkeys * s.k * (s.l + 1), |b, e| {
+    let tr_out = Out(tr.as_mut_ptr());
+    grid(p.nkeys * (s.k * (s.l + 1) + 1), |b, e| {
         // SAFETY: pk holds nkeys keys of this set and the outputs are sized as the kernel
-        // indexes them (nkeys*k*l and nkeys*k polynomials); writes are disjoint per index.
+        // indexes them (nkeys*k*l and nkeys*k polynomials, nkeys*64 tr bytes); writes are
+        // disjoint per index.
         unsafe {
-            poai_expand_keys(b, e, param, nkeys, pks.as_ptr(), a_out.ptr(), t1_out.ptr());
+            poai_expand_keys(
+                b,
+                e,
+                param,
+                nkeys,
+                pks.as_ptr(),
+                a_out.ptr(),
+                t1_out.ptr(),
+                tr_out.ptr(),
+            );
+        }
+    });
+    let mu_out = Out(mu.as_mut_ptr());
+    grid(n, |b, e| {
+        // SAFETY: key_idx has nsig entries below nkeys, tr nkeys*64 bytes, offsets nsig+1
+        // non-decreasing entries within msgs, mu 64 bytes per item (one item per index).
+        unsafe {
+            poai_mu(
+                b,
+                e,
+                nsig,
+                p.key_idx.as_ptr(),
+                tr.as_ptr(),
+                msgs.as_ptr(),
+                p.offsets.as_ptr(),
+                mu_out.ptr(),
+            );
         }
     });
     let (zc_out, zbad_out) = (Out(zc.as_mut_ptr()), Out(zbad.as_mut_ptr()));

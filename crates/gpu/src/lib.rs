@@ -6,11 +6,12 @@
 //! or the same `MlDsaError`).
 //!
 //! How a batch is split (docs/DESIGN-gpu.md gives the reasons):
-//! - host ([`prep`]): length and context checks (errors), hint decoding and the z bound
-//!   (`Ok(false)`), tr per distinct key, mu per item, packing by parameter set;
-//! - device (kernels/mldsa.cu): ExpandA per distinct key (SHAKE128 rejection sampling),
-//!   NTT(t1 * 2^d), NTT(z), SampleInBall (SHAKE256) and NTT(c), A z - c t1 and the inverse NTT,
-//!   UseHint, w1Encode, and c_tilde' = SHAKE256(mu || w1Encode(w1)) compared with c_tilde.
+//! - host (`prep`): length and context checks (errors), hint decoding (`Ok(false)`), packing
+//!   by parameter set (keys deduplicated, M' = 0 || |ctx| || ctx || M laid out per item);
+//! - device (kernels/mldsa.cu): per distinct key ExpandA (SHAKE128 rejection sampling),
+//!   NTT(t1 * 2^d) and tr = SHAKE256(pk); per item mu = SHAKE256(tr || M'), the bound on z,
+//!   NTT(z), SampleInBall (SHAKE256) and NTT(c), A z - c t1 and the inverse NTT, UseHint,
+//!   w1Encode, and c_tilde' = SHAKE256(mu || w1Encode(w1)) compared with c_tilde.
 //!
 //! Backends ([`Backend`]): `cpu` is [`poai_crypto::verify_batch`] on this verifier's own thread
 //! pool; `gpu` is CUDA and fails with a named [`GpuError`] when there is no usable GPU; `auto`
@@ -161,8 +162,8 @@ pub struct DeviceTimes {
     pub kernels: Duration,
     /// The device-to-host copy of the verdicts.
     pub download: Duration,
-    /// With phase timing: expand_keys, sig_prep, sig_w1, sig_final.
-    pub per_kernel: [Duration; 4],
+    /// With phase timing: expand_keys (with tr), sig_prep, sig_w1, sig_final, mu.
+    pub per_kernel: [Duration; 5],
 }
 
 /// Where an offloaded batch's time went, summed over calls (see [`Verifier::timings`]).

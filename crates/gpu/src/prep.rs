@@ -190,6 +190,10 @@ impl std::hash::BuildHasher for BuildAddrHasher {
     }
 }
 
+/// Items whose M' (2 + |ctx| + |M| bytes) is longer than this get mu computed on the host: one
+/// GPU thread hashes one message, so a very long one would hold up its whole launch.
+pub(crate) const HOST_MU_ABOVE: usize = 16 * 1024;
+
 /// One device launch's worth of items of one parameter set, packed for transfer.
 #[derive(Debug)]
 pub(crate) struct Packed {
@@ -199,11 +203,15 @@ pub(crate) struct Packed {
     pub nkeys: usize,
     /// Index into the distinct keys of each item.
     pub key_idx: Vec<u32>,
+    /// Item i's M' is `msgs[offsets[i]..offsets[i + 1]]`; empty when the host computed mu.
+    pub offsets: Vec<u64>,
     /// Distinct public keys, concatenated.
     pks: HostBuf,
     /// Signatures, concatenated in item order.
     sigs: HostBuf,
-    /// mu of each item, 64 bytes each.
+    /// M' = 0 || |ctx| || ctx || M of each item, concatenated.
+    msgs: HostBuf,
+    /// mu of the items whose M' the host hashed (64 bytes per item; others unset).
     mu: HostBuf,
 }
 
@@ -223,7 +231,14 @@ impl Packed {
         self.sigs.get(self.len() * self.param.signature_len())
     }
 
-    /// mu per item.
+    /// The packed M' strings (at least one byte, so the device buffer is never empty).
+    pub(crate) fn msgs(&self) -> Result<&[u8], GpuError> {
+        let total = self.offsets.last().copied().unwrap_or(0);
+        let total = usize::try_from(total).map_err(|_| GpuError::TooLarge)?;
+        self.msgs.get(total.max(1))
+    }
+
+    /// mu per item (host-computed entries only).
     pub(crate) fn mu(&self) -> Result<&[u8], GpuError> {
         self.mu.get(self.len() * 64)
     }
@@ -232,16 +247,16 @@ impl Packed {
     pub(crate) fn recycle(self, pool: &Pool) {
         pool.give(self.pks);
         pool.give(self.sigs);
+        pool.give(self.msgs);
         pool.give(self.mu);
     }
 }
 
 /// Packs the items `idx` (all of parameter set `param`, all prechecked `Pre::Device`).
 ///
-/// Keys are deduplicated in two steps, both only an optimisation (a key packed twice is merely
-/// expanded twice): first by address (the same borrowed slice, cheap to hash), then by tr,
-/// which is computed once per distinct address anyway. The maps use std's keyed SipHash over the
-/// whole 64-byte tr, so crafted keys cannot force collisions.
+/// Keys are deduplicated by address (the same borrowed slice): cheap and exact, and only an
+/// optimisation, since a key packed twice is merely expanded twice. tr and mu are computed on
+/// the device, except mu for items with very long messages ([`HOST_MU_ABOVE`]).
 /// Staging buffers come from `pool`, new ones from `alloc`.
 pub(crate) fn pack(
     param: ParamSet,
@@ -252,75 +267,114 @@ pub(crate) fn pack(
 ) -> Result<Packed, GpuError> {
     let pk_len = param.public_key_len();
     let sig_len = param.signature_len();
-    let key_of = |i: usize| items.get(i).map_or(&[][..], |it| it.public_key);
+    let n = idx.len();
+    let chosen: Vec<BatchItem<'_>> = idx.iter().filter_map(|&i| items.get(i).copied()).collect();
+    if chosen.len() != n {
+        return Err(GpuError::TooLarge);
+    }
 
     let mut by_addr: HashMap<usize, u32, BuildAddrHasher> =
-        HashMap::with_capacity_and_hasher(idx.len().min(1 << 14), BuildAddrHasher);
-    let mut addr_keys: Vec<&[u8]> = Vec::new();
-    let addr_idx: Vec<u32> = idx
+        HashMap::with_capacity_and_hasher(n.min(1 << 14), BuildAddrHasher);
+    let mut uniq: Vec<&[u8]> = Vec::new();
+    let key_idx: Vec<u32> = chosen
         .iter()
-        .map(|&i| {
-            let pk = key_of(i);
-            let next = u32::try_from(addr_keys.len()).unwrap_or(u32::MAX);
-            *by_addr.entry(pk.as_ptr().addr()).or_insert_with(|| {
-                addr_keys.push(pk);
-                next
-            })
-        })
-        .collect();
-    let addr_trs: Vec<[u8; 64]> = addr_keys.par_iter().map(|pk| shake256_64(&[pk])).collect();
-
-    let mut by_tr: HashMap<&[u8; 64], u32> = HashMap::with_capacity(addr_keys.len());
-    let mut uniq: Vec<(&[u8], &[u8; 64])> = Vec::new();
-    let remap: Vec<u32> = addr_keys
-        .iter()
-        .zip(&addr_trs)
-        .map(|(pk, tr)| {
+        .map(|it| {
             let next = u32::try_from(uniq.len()).unwrap_or(u32::MAX);
-            *by_tr.entry(tr).or_insert_with(|| {
-                uniq.push((pk, tr));
-                next
-            })
+            *by_addr
+                .entry(it.public_key.as_ptr().addr())
+                .or_insert_with(|| {
+                    uniq.push(it.public_key);
+                    next
+                })
         })
         .collect();
-    let key_idx: Vec<u32> = addr_idx
-        .iter()
-        .map(|&a| remap.get(a as usize).copied().unwrap_or(0))
-        .collect();
+
+    // M' lengths and offsets; items hashed on the host get an empty range.
+    let tail = |it: &BatchItem<'_>| 2 + it.context.len() + it.message.len();
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut total = 0u64;
+    offsets.push(0);
+    for it in &chosen {
+        let len = tail(it);
+        if len <= HOST_MU_ABOVE {
+            total += u64::try_from(len).map_err(|_| GpuError::TooLarge)?;
+        }
+        offsets.push(total);
+    }
+    let total = usize::try_from(total).map_err(|_| GpuError::TooLarge)?;
 
     let mut pks = pool.take(uniq.len() * pk_len, alloc)?;
     pks.get_mut(uniq.len() * pk_len)?
         .par_chunks_mut(pk_len)
         .zip(uniq.par_iter())
-        .for_each(|(dst, (src, _))| dst.copy_from_slice(src));
-    let mut sigs = pool.take(idx.len() * sig_len, alloc)?;
-    let mut mu = pool.take(idx.len() * 64, alloc)?;
-    sigs.get_mut(idx.len() * sig_len)?
+        .for_each(|(dst, src)| dst.copy_from_slice(src));
+
+    let mut sigs = pool.take(n * sig_len, alloc)?;
+    sigs.get_mut(n * sig_len)?
         .par_chunks_mut(sig_len)
-        .zip(mu.get_mut(idx.len() * 64)?.par_chunks_mut(64))
-        .zip(idx.par_iter().zip(key_idx.par_iter()))
-        .for_each(|((sig_dst, mu_dst), (&i, &k))| {
-            let (Some(it), Some((_, tr))) = (items.get(i), uniq.get(k as usize)) else {
-                return;
+        .zip(chosen.par_iter())
+        .for_each(|(dst, it)| dst.copy_from_slice(it.signature));
+
+    let mut msgs = pool.take(total.max(1), alloc)?;
+    {
+        let mut rest = msgs.get_mut(total)?;
+        let mut parts: Vec<&mut [u8]> = Vec::with_capacity(n);
+        for w in offsets.windows(2) {
+            let len = match w {
+                [a, b] => usize::try_from(b - a).map_err(|_| GpuError::TooLarge)?,
+                _ => 0,
             };
-            sig_dst.copy_from_slice(it.signature);
-            // M' = 0 || |ctx| || ctx || M (Algorithm 3 step 5); |ctx| <= 255 was checked.
-            let ctx_len = u8::try_from(it.context.len()).unwrap_or(u8::MAX);
-            mu_dst.copy_from_slice(&shake256_64(&[
-                &tr[..],
-                &[0, ctx_len],
-                it.context,
-                it.message,
-            ]));
-        });
+            let (part, tail) = rest.split_at_mut_checked(len).ok_or(GpuError::TooLarge)?;
+            parts.push(part);
+            rest = tail;
+        }
+        parts
+            .into_par_iter()
+            .zip(chosen.par_iter())
+            .for_each(|(dst, it)| write_m_prime(dst, it));
+    }
+
+    let mut mu = pool.take(n * 64, alloc)?;
+    {
+        let mu_out = mu.get_mut(n * 64)?;
+        // Rare: the few items with very long messages, hashed here (tr per key, on demand).
+        let mut trs: HashMap<u32, [u8; 64]> = HashMap::new();
+        for ((it, &k), dst) in chosen.iter().zip(&key_idx).zip(mu_out.chunks_mut(64)) {
+            if tail(it) > HOST_MU_ABOVE {
+                let tr = *trs
+                    .entry(k)
+                    .or_insert_with(|| shake256_64(&[it.public_key]));
+                let ctx_len = u8::try_from(it.context.len()).unwrap_or(u8::MAX);
+                dst.copy_from_slice(&shake256_64(&[&tr, &[0, ctx_len], it.context, it.message]));
+            }
+        }
+    }
     Ok(Packed {
         param,
         nkeys: uniq.len(),
         key_idx,
+        offsets,
         pks,
         sigs,
+        msgs,
         mu,
     })
+}
+
+/// Writes M' = 0 || |ctx| || ctx || M (Algorithm 3 step 5; |ctx| <= 255 was checked) into
+/// `dst`, which is either exactly that long or empty (mu hashed on the host).
+fn write_m_prime(dst: &mut [u8], it: &BatchItem<'_>) {
+    let ctx_len = u8::try_from(it.context.len()).unwrap_or(u8::MAX);
+    let Some((head, body)) = dst.split_at_mut_checked(2) else {
+        return;
+    };
+    head.copy_from_slice(&[0, ctx_len]);
+    if let Some((c, m)) = body.split_at_mut_checked(it.context.len()) {
+        c.copy_from_slice(it.context);
+        if m.len() == it.message.len() {
+            m.copy_from_slice(it.message);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -347,44 +401,49 @@ mod tests {
     }
 
     #[test]
-    fn keys_deduplicate_by_address_and_content() {
+    fn packing_dedups_keys_by_address_and_lays_out_m_prime() {
         let p = ParamSet::MlDsa44;
-        let a = vec![1u8; p.public_key_len()];
-        let a_copy = a.clone();
-        let b = vec![2u8; p.public_key_len()];
-        let sig = vec![0u8; p.signature_len()];
-        let item = |pk: &'static [u8]| BatchItem {
+        let leak = |v: Vec<u8>| -> &'static [u8] { Box::leak(v.into_boxed_slice()) };
+        let a = leak(vec![1u8; p.public_key_len()]);
+        let a_copy = leak(vec![1u8; p.public_key_len()]);
+        let b = leak(vec![2u8; p.public_key_len()]);
+        let sig = leak(vec![9u8; p.signature_len()]);
+        let long = leak(vec![5u8; HOST_MU_ABOVE]);
+        let item = |pk: &'static [u8], msg: &'static [u8], ctx: &'static [u8]| BatchItem {
             param: p,
             public_key: pk,
-            message: b"m",
-            context: b"",
-            signature: Box::leak(sig.clone().into_boxed_slice()),
+            message: msg,
+            context: ctx,
+            signature: sig,
         };
-        let (a, a_copy, b): (&'static [u8], &'static [u8], &'static [u8]) = (
-            Box::leak(a.into_boxed_slice()),
-            Box::leak(a_copy.into_boxed_slice()),
-            Box::leak(b.into_boxed_slice()),
-        );
-        let items = [item(a), item(b), item(a_copy), item(a), item(b)];
+        let items = [
+            item(a, b"m", b""),
+            item(b, b"msg", b"cx"),
+            item(a_copy, b"", b""),
+            item(a, long, b""),
+            item(b, b"", b"c"),
+        ];
         let pool = Pool::default();
         let heap = |n: usize| Ok(HostBuf::Heap(vec![0xAA; n]));
         for _ in 0..2 {
             // The second round reuses the first round's (dirty) buffers.
             let packed = pack(p, &items, &[0, 1, 2, 3, 4], &pool, &heap).unwrap();
-            assert_eq!(packed.nkeys, 2);
-            assert_eq!(packed.key_idx, vec![0, 1, 0, 0, 1]);
+            // Same address: same key; equal bytes elsewhere: a second copy (still correct).
+            assert_eq!(packed.nkeys, 3);
+            assert_eq!(packed.key_idx, vec![0, 1, 2, 0, 1]);
             let pks = packed.pks().unwrap();
-            assert_eq!(pks.len(), 2 * p.public_key_len());
-            assert_eq!(&pks[..p.public_key_len()], a);
-            assert_eq!(&pks[p.public_key_len()..], b);
-            assert_eq!(packed.sigs().unwrap().len(), 5 * p.signature_len());
-            // mu depends on the key (through tr) and the message.
-            let mu = packed.mu().unwrap();
-            assert_eq!(mu.len(), 5 * 64);
-            assert_eq!(mu[..64], mu[128..192]);
-            assert_ne!(mu[..64], mu[64..128]);
+            assert_eq!(pks.len(), 3 * p.public_key_len());
+            assert_eq!(&pks[p.public_key_len()..2 * p.public_key_len()], b);
+            assert_eq!(packed.sigs().unwrap(), [sig; 5].concat());
+            // M' = 0 || |ctx| || ctx || M; the long item (index 3) is hashed on the host.
+            assert_eq!(packed.offsets, vec![0, 3, 10, 12, 12, 15]);
+            assert_eq!(
+                &packed.msgs().unwrap()[..15],
+                b"\x00\x00m\x00\x02cxmsg\x00\x00\x00\x01c"
+            );
             let tr = shake256_64(&[a]);
-            assert_eq!(mu[..64], shake256_64(&[&tr, &[0, 0], b"m"]));
+            let mu = packed.mu().unwrap();
+            assert_eq!(&mu[3 * 64..4 * 64], shake256_64(&[&tr, &[0, 0], long]));
             packed.recycle(&pool);
         }
     }

@@ -327,7 +327,9 @@ fn random_and_mutated_items_agree() {
             .collect();
         for n in 0..28 {
             let key = &keys[n % keys.len()];
-            let msg_len = [0, 1, 32, 135, 136, 137, 200, 1000, 5000][rng.below(9)];
+            // Up to and past 16 KiB, where mu moves from the device to the host.
+            let msg_len =
+                [0, 1, 32, 135, 136, 137, 200, 1000, 16_382, 16_383, 20_000][rng.below(11)];
             let msg = rng.bytes(msg_len);
             let ctx = match rng.below(4) {
                 0 => {
