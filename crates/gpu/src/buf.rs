@@ -1,5 +1,5 @@
-//! Reusable host staging buffers. Packing writes signatures, mu and keys straight into these;
-//! on the CUDA backend they are page-locked (pinned), so uploads run at DMA speed and skip the
+//! Reusable host staging buffers. Packing writes keys, signatures and messages straight into
+//! these; on the CUDA backend they are page-locked (pinned), so uploads run at DMA speed and skip the
 //! driver's bounce copy, and reusing them across batches avoids both re-pinning and the page
 //! faults of fresh allocations (the first device run showed those dominating host time).
 
@@ -58,8 +58,8 @@ pub(crate) struct Pool {
     free: Mutex<Vec<HostBuf>>,
 }
 
-/// Buffers a pipelined batch needs at once: four per chunk (keys, signatures, messages, mu), two chunks
-/// in flight.
+/// Buffers a pipelined batch needs at once: four per chunk (keys, signatures, messages, mu),
+/// two chunks in flight.
 const MAX_FREE: usize = 8;
 
 impl Pool {

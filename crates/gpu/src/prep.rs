@@ -1,14 +1,15 @@
 //! The host half of a GPU batch (FIPS 204, ML-DSA.Verify, Algorithms 3 and 8).
 //!
-//! Everything that decides an error, and every per-item decoding check, runs here with the CPU
-//! path's rules, so the device only ever sees well-formed items:
+//! Everything that decides an error, and the hint decoding check, runs here with the CPU path's
+//! rules, so the device only ever sees well-formed items:
 //! - lengths of key and signature and the context bound (`MlDsaError` variants, decided by
 //!   [`poai_crypto::verify`] itself, so the error values are the CPU path's exactly);
 //! - the hint encoding (HintBitUnpack, Algorithm 21): a failure is `Ok(false)`, as on the CPU
 //!   path (the bound ||z||inf < gamma1 - beta of Algorithm 8 step 13 is checked on the device,
 //!   which decodes z anyway; see docs/DESIGN-gpu.md);
-//! - tr = H(pk, 64), once per distinct key of a chunk, and mu = H(tr || 0 || |ctx| || ctx || M, 64)
-//!   (Algorithm 3 step 5 with Algorithm 8 step 7), for messages of any length.
+//! - packing: distinct keys, signatures and M' = 0 || |ctx| || ctx || M (Algorithm 3 step 5)
+//!   per item, for the device to hash into tr and mu (Algorithm 8 steps 6-7); for messages over
+//!   [`HOST_MU_ABOVE`] bytes the host computes mu itself.
 
 use crate::GpuError;
 use crate::buf::{HostBuf, Pool};
