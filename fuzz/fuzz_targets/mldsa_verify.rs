@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let (pk, rest) = rest.split_at(rest.len().min(param.public_key_len()));
     let (sig, rest) = rest.split_at(rest.len().min(param.signature_len()));
-    let (ctx_len, msg) = rest.split_first().map_or((0, rest), |(c, m)| (usize::from(*c) % 4, m));
+    let (ctx_len, msg) = rest
+        .split_first()
+        .map_or((0, rest), |(c, m)| (usize::from(*c) % 4, m));
     let (ctx, msg) = msg.split_at(msg.len().min(ctx_len));
     let ours = mldsa::verify(param, pk, msg, ctx, sig);
     let libcrux = mldsa::verify_with_libcrux(param, pk, msg, ctx, sig);

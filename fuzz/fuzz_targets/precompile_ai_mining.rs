@@ -7,10 +7,11 @@ use libfuzzer_sys::fuzz_target;
 use poai_precompiles::error::Failure;
 use poai_precompiles::gas::GasMeter;
 use poai_precompiles::state::{CallEnv, MemoryStorage};
-use poai_precompiles::{PoaiConfig, dispatch, ai_mining};
+use poai_precompiles::{PoaiConfig, ai_mining, dispatch};
 use poai_primitives::ChainId;
 
-const MINING: poai_precompiles::alloy_primitives::Address = poai_precompiles::alloy_primitives::Address::repeat_byte(0xC0);
+const MINING: poai_precompiles::alloy_primitives::Address =
+    poai_precompiles::alloy_primitives::Address::repeat_byte(0xC0);
 
 fuzz_target!(|data: &[u8]| {
     let Some((head, rest)) = data.split_first_chunk::<11>() else {
@@ -23,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
     let mut storage = MemoryStorage::default();
     for (i, input) in [first, second].into_iter().enumerate() {
         let env = CallEnv {
-            caller: if flags & 1 == 0 { MINING } else { poai_precompiles::alloy_primitives::Address::ZERO },
+            caller: if flags & 1 == 0 {
+                MINING
+            } else {
+                poai_precompiles::alloy_primitives::Address::ZERO
+            },
             is_static: flags & 2 != 0,
             delegated: flags & 4 != 0,
             chain_id: ChainId(96_369),
@@ -31,7 +36,14 @@ fuzz_target!(|data: &[u8]| {
         };
         let mut meter = GasMeter::new(gas);
         let before = storage.clone();
-        match dispatch(ai_mining::ADDRESS, input, &env, &mut meter, &mut storage, &config) {
+        match dispatch(
+            ai_mining::ADDRESS,
+            input,
+            &env,
+            &mut meter,
+            &mut storage,
+            &config,
+        ) {
             Some(Ok(_)) => assert!(meter.used() <= gas, "used {} of {gas}", meter.used()),
             Some(Err(Failure::Halt(_))) => storage = before,
             Some(Err(Failure::Fatal(e))) => panic!("fatal error without a database: {e}"),
