@@ -178,6 +178,11 @@ enum Plan {
         key: poai_crypto::VerifyingKey,
         attested: Attested,
     },
+    Ai {
+        writes: crate::ai::stage::Writes,
+        fee: u128,
+        outcome: crate::ai::exec::AiOutcome,
+    },
     Mine {
         work_id: WorkId,
         device_id: DeviceId,
@@ -300,7 +305,7 @@ impl Machine {
         p: &Prepared,
     ) -> Result<Plan, TxError> {
         match &p.tx {
-            Transaction::Account(tx) => self.plan_account(state, ctx, tx, p.sig),
+            Transaction::Account(tx) => self.plan_account(state, ctx, tx, p.sig, p.hash),
             Transaction::Proof(proof) => plan_proof(state, ctx, counters, proof, p.sig),
         }
     }
@@ -311,6 +316,7 @@ impl Machine {
         ctx: &BlockContext,
         tx: &SignedTx,
         sig: SigCheck,
+        hash: TxHash,
     ) -> Result<Plan, TxError> {
         let g = state.genesis();
         if tx.body.chain_id != g.chain_id {
@@ -421,6 +427,25 @@ impl Machine {
                     attested,
                 })
             }
+            Call::Ai(call) => {
+                let mut stage = crate::ai::stage::Stage::new(state);
+                stage.set_account(sender, after);
+                let outcome = crate::ai::exec::stage_call(
+                    &mut stage,
+                    ctx,
+                    crate::ai::exec::TxInfo {
+                        sender,
+                        nonce: tx.body.nonce,
+                        hash,
+                    },
+                    call,
+                )?;
+                Ok(Plan::Ai {
+                    writes: stage.finish(),
+                    fee,
+                    outcome,
+                })
+            }
         }
     }
 
@@ -491,6 +516,15 @@ impl Machine {
                     trust_score: attested.trust_score,
                 }
             }
+            Plan::Ai {
+                writes,
+                fee,
+                outcome,
+            } => {
+                state.apply_ai_writes(writes);
+                pay_fee(state, ctx, fee);
+                Outcome::Ai(outcome)
+            }
             Plan::Mine {
                 work_id,
                 device_id,
@@ -543,6 +577,7 @@ impl Machine {
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
         let mut deferred = Vec::new();
+        crate::ai::begin_block(state, &ctx);
         for p in candidates {
             if txs.len() >= max {
                 deferred.push(p.hash);
@@ -655,6 +690,7 @@ impl Machine {
         };
         let mut counters = BlockCounters::default();
         let mut receipts = Vec::with_capacity(prepared.len());
+        crate::ai::begin_block(state, &ctx);
         for (index, p) in prepared.iter().enumerate() {
             match self.plan(state, &ctx, &counters, p) {
                 Ok(plan) => receipts.push(Receipt {

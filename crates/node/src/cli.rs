@@ -172,6 +172,7 @@ impl GenesisCommand {
                             balance: *balance,
                         })
                         .collect(),
+                    ai: Default::default(),
                 };
                 g.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
                 let json = serde_json::to_string_pretty(&g)?;
