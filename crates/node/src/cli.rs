@@ -246,6 +246,9 @@ enum Command {
     /// The miner.
     #[command(subcommand)]
     Miner(poai_miner::cli::MinerCommand),
+    /// The AI VM: model, provider, task, attest, dispute, credits.
+    #[command(flatten)]
+    Ai(crate::ai_cli::AiCommand),
 }
 
 impl Cli {
@@ -258,6 +261,10 @@ impl Cli {
             Command::Bench(a) => crate::bench::run(a),
             Command::Replay(a) => a.run(),
             Command::Miner(m) => poai_miner::cli::run(m),
+            Command::Ai(c) => {
+                print!("{}", crate::ai_cli::run(c)?);
+                Ok(())
+            }
         }
     }
 }

@@ -13,6 +13,9 @@
 //! | `poai_deviceStatus` | device id | [`DeviceView`] or null |
 //! | `poai_isSpent` | work id | bool |
 //! | `poai_emissionStatus` | | [`EmissionView`] |
+//!
+//! The AI VM's reads (`poai_getModel`, `poai_getTask`, …) are in [`crate::ai_rpc`]; error codes
+//! 1100–1141 are the AI VM's [`TxError`] variants, in declaration order.
 
 use crate::node::Shared;
 use jsonrpsee::core::RpcResult;
