@@ -20,6 +20,10 @@
 //! [`poai_economics::MiningLedger::apply`]: `gross >> epoch`, cut to the ceiling, 2 % to the
 //! treasury (SPEC section 3).
 //!
+//! Before a block's transactions, [`crate::ai::begin_block`] runs the AI VM's due deadlines
+//! (task and referee draws from the parent hash, commit/reveal/referee timeouts); proposal and
+//! execution both do, so replay reaches the same state.
+//!
 //! Nothing here reads a clock: block time is the header's timestamp.
 
 use crate::block::{Block, Header, Outcome, Receipt};

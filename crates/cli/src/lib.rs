@@ -10,6 +10,8 @@
 //! - `poai reward`: the gross and paid reward of a proof at a height (SPEC section 3).
 //! - `poai tee verify|envelope`: offline TEE evidence verification (SPEC section 5), from
 //!   `poai_tee::cli`.
+//! - `poai model|provider|task|attest|dispute|credits`: the AI VM over JSON-RPC (SPEC section
+//!   6), from `poai_node::ai_cli`.
 
 pub mod keys;
 pub mod proof;
@@ -40,6 +42,9 @@ pub enum Command {
     /// Verify TEE evidence offline and wrap vendor files into evidence envelopes.
     #[command(subcommand)]
     Tee(poai_tee::cli::TeeCommand),
+    /// The AI VM: model, provider, task, attest, dispute, credits (SPEC section 6).
+    #[command(flatten)]
+    Ai(poai_node::ai_cli::AiCommand),
 }
 
 /// A command's outcome: the text to print, and whether it counts as success (a signature that
@@ -68,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Proof(cmd) => proof::run(cmd),
         Command::Reward(args) => reward::run(&args).map(Output::ok),
+        Command::Ai(cmd) => poai_node::ai_cli::run(cmd).map(Output::ok),
         Command::Tee(cmd) => match poai_tee::cli::run(cmd) {
             Ok(text) => Ok(Output::ok(text)),
             // A rejection is a verdict, not a failure of the tool: print the report, exit 1.
