@@ -1163,3 +1163,171 @@ impl TableKey for Deadline {
         Ok(Self { time, kind, id })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round<T: Record>(v: &T) {
+        let bytes = v.encode();
+        assert_eq!(&T::decode(&bytes).unwrap(), v);
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(T::decode(&long).is_err(), "trailing bytes refused");
+        if !bytes.is_empty() {
+            assert!(
+                T::decode(&bytes[..bytes.len() - 1]).is_err(),
+                "truncation refused"
+            );
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        round(&Model {
+            owner: Address([1; 20]),
+            name: "n".into(),
+            version: 2,
+            weights_id: Hash32([3; 32]),
+            weight_hash: Hash32([4; 32]),
+            architecture: "diffusion".into(),
+            param_count: 5,
+            licence: "MIT".into(),
+            tee_required: true,
+            min_tier: PrivacyLevel::Sovereign,
+            tolerance: Tolerance::Hamming { max_bits: 9 },
+            previous: Some(Hash32([6; 32])),
+            superseded_by: None,
+            registered_at: 7,
+        });
+        round(&Provider {
+            device_id: DeviceId([1; 32]),
+            gpu: GpuModel::Rtx5090,
+            stake: 1 << 100,
+            unbonding: 3,
+            release_at: 4,
+            registered_at: 5,
+            jailed: true,
+            open_disputes: 6,
+            tasks_settled: 7,
+            missed: 8,
+            slashed: 9,
+            ait_earned: 10,
+        });
+        let r = Reveal {
+            attestation_id: Hash32([1; 32]),
+            output_hash: Hash32([2; 32]),
+            fingerprint: Hash32([3; 32]),
+            duration: 4,
+        };
+        round(&Task {
+            requester: Address([1; 20]),
+            model_id: Hash32([2; 32]),
+            input_hash: Hash32([3; 32]),
+            workload: Workload::Training,
+            max_duration: 4,
+            asset: PaymentAsset::Ait,
+            payment: 5,
+            submitted_at: 6,
+            submitted_height: 7,
+            seq: 8,
+            status: TaskStatus::Revealing,
+            providers: vec![Address([9; 20]); 3],
+            assigned_at: 10,
+            deadline: 11,
+            commits: [Some(Hash32([12; 32])), None, Some(Hash32([13; 32]))],
+            reveals: [None, Some(r), None],
+            agreeing: vec![Address([14; 20])],
+            result: Some(Hash32([15; 32])),
+            minted: 16,
+        });
+        round(&Dispute {
+            challenger: Address([1; 20]),
+            model_id: Hash32([2; 32]),
+            input_hash: Hash32([3; 32]),
+            a: Hash32([4; 32]),
+            b: Hash32([5; 32]),
+            provider_a: Address([6; 20]),
+            provider_b: Address([7; 20]),
+            bond: 8,
+            opened_at: 9,
+            status: DisputeStatus::Upheld,
+            referees: vec![Address([10; 20]), Address([11; 20])],
+            deadline: 12,
+            referee_attestation: Some(Hash32([13; 32])),
+            slashed: Some(Address([14; 20])),
+            slash_amount: 15,
+        });
+        let m = AiMeta {
+            ait_minted: 1,
+            ait_burned: 2,
+            ait_escrowed: 3,
+            native_escrowed: 4,
+            native_staked: 5,
+            native_burned: 6,
+            task_seq: 7,
+        };
+        assert_eq!(AiMeta::decode(&m.encode()).unwrap(), m);
+        let d = Deadline {
+            time: 5,
+            kind: DeadlineKind::RefereeEnd,
+            id: Hash32([1; 32]),
+        };
+        assert_eq!(Deadline::from_key(&d.to_key()).unwrap(), d);
+        // Key order is (time, kind, id): byte order of the key agrees with it.
+        let later = Deadline {
+            time: 6,
+            kind: DeadlineKind::AssignTask,
+            ..d
+        };
+        assert!(d < later && d.to_key() < later.to_key());
+    }
+
+    #[test]
+    fn tolerance_and_tables() {
+        let z = Hash32::ZERO;
+        let mut f = [0u8; 32];
+        f[0] = 0b111;
+        let f = Hash32(f);
+        let (a, b) = (Hash32([1; 32]), Hash32([2; 32]));
+        assert!(Tolerance::Exact.agree(&a, &z, &a, &f));
+        assert!(!Tolerance::Exact.agree(&a, &z, &b, &z));
+        assert!(Tolerance::Hamming { max_bits: 3 }.agree(&a, &z, &b, &f));
+        assert!(!Tolerance::Hamming { max_bits: 2 }.agree(&a, &z, &b, &f));
+        assert_eq!(hamming(&z, &Hash32([0xff; 32])), 256);
+        for g in GpuModel::ALL {
+            assert_eq!(GpuModel::from_u8(g.as_u8()), Some(g));
+            assert_eq!(GpuModel::parse(g.name()), Some(g));
+        }
+        for w in Workload::ALL {
+            let (lo, hi) = w.bounds();
+            assert!(lo >= 1 && lo < hi);
+            assert_eq!(Workload::parse(w.name()), Some(w));
+        }
+        AiParams::default().validate().unwrap();
+        let bad = AiParams {
+            unbonding_secs: 10,
+            ..AiParams::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("unbonding_secs"));
+        let bad = AiParams {
+            challenger_bps: 9_500,
+            ..AiParams::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("challenger_bps"));
+    }
+
+    proptest! {
+        #[test]
+        fn record_decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            if let Ok(v) = Model::decode(&bytes) { prop_assert_eq!(v.encode(), bytes.clone()); }
+            if let Ok(v) = Provider::decode(&bytes) { prop_assert_eq!(v.encode(), bytes.clone()); }
+            if let Ok(v) = Task::decode(&bytes) { prop_assert_eq!(v.encode(), bytes.clone()); }
+            if let Ok(v) = Dispute::decode(&bytes) { prop_assert_eq!(v.encode(), bytes.clone()); }
+            if let Ok(v) = StoredAttestation::decode(&bytes) { prop_assert_eq!(v.encode(), bytes.clone()); }
+            if let Ok(v) = AiMeta::decode(&bytes) { prop_assert_eq!(v.encode(), bytes.clone()); }
+            if let Ok(v) = Deadline::from_key(&bytes) { prop_assert_eq!(v.to_key(), bytes); }
+        }
+    }
+}
