@@ -66,7 +66,7 @@ fn gpu(i: u8) -> GpuModel {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
     fn random_scenarios_keep_supply_balances_and_honest_stake(

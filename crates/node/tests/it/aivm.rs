@@ -601,3 +601,89 @@ fn every_timeout_resolves_over_rpc() {
         net.node.stop().await.unwrap();
     });
 }
+
+#[test]
+fn cli_binary_writes_and_reads() {
+    let rt = rt();
+    rt.block_on(async {
+        let net = start_node(genesis(patient()), 50).await;
+        let url = net.url.clone();
+        let keyfile = net._dir.path().join("owner.key");
+        poai_crypto::keyfile::write(&keyfile, &key(7), false).unwrap();
+        let run = |args: Vec<String>| {
+            let out = std::process::Command::new(crate::bin())
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        };
+        let s = |v: &str| v.to_string();
+        let sent = tokio::task::spawn_blocking({
+            let (url, keyfile) = (url.clone(), keyfile.clone());
+            move || {
+                run(vec![
+                    s("model"),
+                    s("register"),
+                    s("--rpc"),
+                    url,
+                    s("--key"),
+                    keyfile.display().to_string(),
+                    s("--weights-id"),
+                    h(5).to_string(),
+                    s("--weight-hash"),
+                    h(6).to_string(),
+                    s("--name"),
+                    s("llama-cli"),
+                    s("--params"),
+                    s("8000000000"),
+                    s("--licence"),
+                    s("Apache-2.0"),
+                    s("--min-tier"),
+                    s("3"),
+                    s("--tolerance"),
+                    s("hamming:12"),
+                ])
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(sent["outcome"]["action"], "model_registered");
+        let id = exec::model_id(&addr(7), &h(5));
+        assert_eq!(sent["outcome"]["id"], id.to_string());
+        let shown = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || run(vec![s("model"), s("show"), s("--rpc"), url, id.to_string()])
+        })
+        .await
+        .unwrap();
+        assert_eq!(shown["name"], "llama-cli");
+        assert_eq!(shown["tolerance"]["max_bits"], 12);
+        assert_eq!(shown["tee_required"], true);
+        // A refused write exits non-zero and names the rule.
+        let out = tokio::task::spawn_blocking({
+            let (url, keyfile) = (url.clone(), keyfile.clone());
+            move || {
+                std::process::Command::new(crate::bin())
+                    .args(["credits", "redeem", "--rpc", &url, "--key"])
+                    .arg(&keyfile)
+                    .args(["--amount", "1", "--workload-id", &h(1).to_string()])
+                    .output()
+                    .unwrap()
+            }
+        })
+        .await
+        .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("InsufficientCredits"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        net.node.stop().await.unwrap();
+    });
+}
