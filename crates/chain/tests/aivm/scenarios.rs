@@ -267,7 +267,7 @@ fn dishonest_provider_is_slashed_after_dispute_and_challenger_paid() {
     );
     // Someone other than the referee cannot report.
     let wrong = s.ai(
-        p[1],
+        p[0], // accused, so never the referee
         AiCall::RefereeResult {
             dispute_id: did,
             attestation: ratt.clone(),
