@@ -77,6 +77,8 @@ pub(crate) struct Sim {
     keys: BTreeMap<u8, SigningKey>,
     nonces: BTreeMap<u8, u64>,
     pub(crate) initial_native: u128,
+    /// Every block, by height (index 0 is block 1).
+    pub(crate) blocks: Vec<poai_chain::Block>,
 }
 
 impl Sim {
@@ -91,6 +93,7 @@ impl Sim {
             keys: (1..=users).map(|n| (n, key(n))).collect(),
             nonces: BTreeMap::new(),
             initial_native,
+            blocks: Vec::new(),
         }
     }
 
@@ -120,7 +123,15 @@ impl Sim {
             fee: 0,
             call,
         };
-        Transaction::Account(SignedTx::sign(body, self.keys.get(&n).unwrap()).unwrap())
+        // Deterministic signatures: the same test run gives the same block hashes and so the
+        // same draws, which keeps failures reproducible.
+        let k = self.keys.get(&n).unwrap();
+        let signature = k.sign_deterministic(&body.signing_message(), &[]).unwrap();
+        Transaction::Account(SignedTx {
+            body,
+            public_key: k.verifying_key().clone(),
+            signature,
+        })
     }
 
     pub(crate) fn ai(&mut self, n: u8, call: AiCall) -> Transaction {
@@ -162,6 +173,7 @@ impl Sim {
         // Refused transactions do not consume nonces.
         self.nonces.clear();
         self.check_invariants();
+        self.blocks.push(p.block.clone());
         (p.receipts, p.rejected.into_iter().map(|(_, e)| e).collect())
     }
 
@@ -310,7 +322,7 @@ impl Sim {
         task: Hash32,
         ts: u64,
     ) -> SignedAttestation {
-        AttestationBody {
+        let body = AttestationBody {
             model_id: model,
             input_hash: input,
             output_hash: output,
@@ -319,9 +331,12 @@ impl Sim {
             task_id: task,
             timestamp: ts,
             tee_report: Vec::new(),
-        }
-        .sign(CHAIN, self.key(n))
-        .unwrap()
+        };
+        let signature = self
+            .key(n)
+            .sign_deterministic(&body.signing_message(CHAIN), &[])
+            .unwrap();
+        SignedAttestation { body, signature }
     }
 
     /// Commit and reveal transactions of user `n` for task `id`.

@@ -930,3 +930,82 @@ fn model_registry_versions_are_owner_only_and_kept() {
     let e = s.refused(tx);
     assert!(e.to_string().contains("min_tier"), "{e}");
 }
+
+#[test]
+fn receipts_prove_result_attestations_against_the_block_hash_alone() {
+    use poai_chain::ai::receipt::{InferenceReceipt, ReceiptError, merkle_path, verify_execution};
+    let (mut s, m) = world(Tolerance::Exact);
+    // Several transactions in the attestation's block, so the path has steps.
+    let ts = s.next_time();
+    let mut txs = Vec::new();
+    for n in 1..=5u8 {
+        let a = s.attestation(n, m, h(1), h(0xaa), Hash32::ZERO, Hash32::ZERO, ts);
+        txs.push(s.ai(n, AiCall::SubmitAttestation { attestation: a }));
+    }
+    let r = s.block(txs);
+    let Outcome::Ai(o) = r[3].outcome else {
+        panic!()
+    };
+    let stored = s.state.ai().attestation(&o.id).unwrap().clone();
+    let block = s.blocks[usize::try_from(stored.height).unwrap() - 1].clone();
+    let hashes = block.tx_hashes();
+    let index = hashes.iter().position(|x| *x == stored.tx_hash).unwrap();
+    let receipt = InferenceReceipt {
+        header: block.header,
+        index: u32::try_from(index).unwrap(),
+        path: merkle_path(&hashes, index).unwrap(),
+        tx: block.txs[index].clone(),
+        attestation_id: o.id,
+    };
+    let bytes = receipt.encode();
+    let trusted = |hgt: u64| (hgt == block.header.height).then(|| block.hash());
+    assert!(verify_execution(&bytes, trusted, &m, &h(1), &h(0xaa)).unwrap());
+    assert!(
+        !verify_execution(&bytes, trusted, &m, &h(2), &h(0xaa)).unwrap(),
+        "other input"
+    );
+    assert!(matches!(
+        verify_execution(&bytes, |_| Some(h(0)), &m, &h(1), &h(0xaa)),
+        Err(ReceiptError::UntrustedHeader { .. })
+    ));
+    assert!(matches!(
+        verify_execution(&bytes, |_| None, &m, &h(1), &h(0xaa)),
+        Err(ReceiptError::UnknownHeight(_))
+    ));
+    // Another transaction of the same block does not carry this attestation.
+    let mut other = receipt.clone();
+    other.tx = block.txs[(index + 1) % hashes.len()].clone();
+    assert_eq!(other.verify(trusted), Err(ReceiptError::NotIncluded));
+    let mut wrong = receipt.clone();
+    wrong.attestation_id = h(9);
+    assert_eq!(
+        wrong.verify(trusted),
+        Err(ReceiptError::NoSuchAttestation(h(9)))
+    );
+    // Evidence in a dispute is not a result: no receipt proves it.
+    let a = s.attestation(1, m, h(5), h(1), Hash32::ZERO, Hash32::ZERO, s.next_time());
+    let b = s.attestation(2, m, h(5), h(2), Hash32::ZERO, Hash32::ZERO, s.next_time());
+    let aid = a.body.id(CHAIN);
+    let tx = s.ai(
+        9,
+        AiCall::OpenDispute {
+            bond: 100 * COIN,
+            a,
+            b,
+        },
+    );
+    s.block(vec![tx]);
+    let block = s.blocks.last().unwrap().clone();
+    let hashes = block.tx_hashes();
+    let ev = InferenceReceipt {
+        header: block.header,
+        index: 0,
+        path: merkle_path(&hashes, 0).unwrap(),
+        tx: block.txs[0].clone(),
+        attestation_id: aid,
+    };
+    assert_eq!(
+        ev.verify(|_| Some(block.hash())),
+        Err(ReceiptError::NoSuchAttestation(aid))
+    );
+}
