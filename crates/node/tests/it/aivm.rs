@@ -397,6 +397,42 @@ fn dishonest_provider_slashed_after_dispute_and_tolerance_over_rpc() {
         let t = wait_task(&reader, id, TaskStatus::Settled).await;
         assert_eq!(t.task.agreeing, vec![addr(p[0]), addr(p[1])]);
         let liar = p[2];
+        // Attestations are queryable by model, provider and input hash.
+        let q = |model_id, provider, input_hash| poai_node::ai_rpc::AttestationQuery {
+            model_id,
+            provider,
+            input_hash,
+            limit: None,
+        };
+        let by_input: Vec<poai_node::ai_rpc::AttestationView> = reader
+            .get(
+                "poai_queryAttestations",
+                jsonrpsee::rpc_params![q(Some(m), None, Some(h(1)))],
+            )
+            .await
+            .unwrap();
+        let mut found: Vec<Hash32> = by_input.iter().map(|a| a.attestation_id).collect();
+        found.sort();
+        let mut want = atts.clone();
+        want.sort();
+        assert_eq!(found, want);
+        let by_liar: Vec<poai_node::ai_rpc::AttestationView> = reader
+            .get(
+                "poai_queryAttestations",
+                jsonrpsee::rpc_params![q(None, Some(addr(liar)), None)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_liar.len(), 1);
+        assert_eq!(by_liar[0].attestation.body.output_hash, h(0xbb));
+        let none: Vec<poai_node::ai_rpc::AttestationView> = reader
+            .get(
+                "poai_queryAttestations",
+                jsonrpsee::rpc_params![q(Some(m), None, Some(h(2)))],
+            )
+            .await
+            .unwrap();
+        assert!(none.is_empty());
         let before: ProviderView = reader
             .get::<Option<ProviderView>>("poai_getProvider", jsonrpsee::rpc_params![addr(liar)])
             .await
