@@ -40,6 +40,7 @@ pub use genesis::Genesis;
 pub use hash::Hash32;
 pub use machine::{
     BlockContext, BlockCounters, MAX_PROOFS_PER_MINER_PER_BLOCK, Machine, Prepared, Proposal,
+    SignatureVerifier,
 };
 pub use state::{Account, Device, Head, State};
 pub use tx::{Call, ProofTx, SignedTx, Transaction, TxBody, TxHash, address_of};

@@ -3,8 +3,8 @@
 //! The interface a consensus engine drives is three calls on [`Machine`]:
 //!
 //! - [`Machine::prepare`]: decode-free signature checking of many transactions at once, spread
-//!   across cores ([`poai_crypto::verify_batch`]); the result carries each verdict, so nothing is
-//!   verified twice.
+//!   across cores ([`poai_crypto::verify_batch`]) or on a GPU ([`SignatureVerifier`]); the
+//!   result carries each verdict, so nothing is verified twice.
 //! - [`Machine::propose`]: build the next block from candidate transactions. A candidate that
 //!   breaks a rule is left out (with its named error) and the others are included: one bad proof
 //!   never costs anyone else their place in the block.
@@ -197,16 +197,28 @@ enum Plan {
     },
 }
 
-/// The A-chain state machine. Holds only configuration: the verifier for real TEE evidence.
+/// Checks many ML-DSA signatures at once, one result per item, in order. The default is
+/// [`poai_crypto::verify_batch`] on the CPU; a node can plug in another backend (the GPU batch
+/// verifier of `poai-gpu`) that must give the same result for every item, so the choice never
+/// changes consensus.
+pub trait SignatureVerifier: Send + Sync {
+    /// Verifies every item; result `i` belongs to item `i`.
+    fn verify_batch(&self, items: &[BatchItem<'_>]) -> Vec<Result<bool, poai_crypto::MlDsaError>>;
+}
+
+/// The A-chain state machine. Holds only configuration: the verifier for real TEE evidence and
+/// the batch signature verifier.
 #[derive(Clone, Default)]
 pub struct Machine {
     evidence: Option<Arc<dyn EvidenceVerifier>>,
+    signatures: Option<Arc<dyn SignatureVerifier>>,
 }
 
 impl std::fmt::Debug for Machine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Machine")
             .field("evidence_verifier", &self.evidence.is_some())
+            .field("signature_verifier", &self.signatures.is_some())
             .finish()
     }
 }
@@ -221,7 +233,14 @@ impl Machine {
     pub fn with_evidence_verifier(verifier: Arc<dyn EvidenceVerifier>) -> Self {
         Self {
             evidence: Some(verifier),
+            signatures: None,
         }
+    }
+
+    /// The same machine, checking signatures in batches with `verifier` instead of the CPU.
+    pub fn with_signature_verifier(mut self, verifier: Arc<dyn SignatureVerifier>) -> Self {
+        self.signatures = Some(verifier);
+        self
     }
 
     /// The timestamp of the next block when the proposer's clock reads `now_unix`: the parent's
@@ -267,13 +286,14 @@ impl Machine {
             });
             owners.push(owner);
         }
-        let mut verdicts = verify_batch(&items)
-            .into_iter()
-            .zip(owners)
-            .map(|(v, owner)| match v {
-                Ok(true) => SigCheck::Valid(owner),
-                _ => SigCheck::Invalid,
-            });
+        let verdicts = match &self.signatures {
+            Some(v) => v.verify_batch(&items),
+            None => verify_batch(&items),
+        };
+        let mut verdicts = verdicts.into_iter().zip(owners).map(|(v, owner)| match v {
+            Ok(true) => SigCheck::Valid(owner),
+            _ => SigCheck::Invalid,
+        });
         drop(items);
         txs.into_iter()
             .zip(messages)

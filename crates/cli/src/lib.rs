@@ -10,6 +10,10 @@
 //! - `poai reward`: the gross and paid reward of a proof at a height (SPEC section 3).
 //! - `poai tee verify|envelope`: offline TEE evidence verification (SPEC section 5), from
 //!   `poai_tee::cli`.
+//! - `poai precompile call`: one call of 0x0300-0x0302 through revm (SPEC sections 4-5), from
+//!   `poai_precompiles::cli`.
+//! - `poai node|genesis|devnet|bench|replay`: the A-chain node (SPEC sections 2, 3, 6), from
+//!   `poai_node`; `poai miner init|register|run|status` from `poai_miner`.
 //! - `poai model|provider|task|attest|dispute|credits`: the AI VM over JSON-RPC (SPEC section
 //!   6), from `poai_node::ai_cli`.
 
@@ -42,6 +46,23 @@ pub enum Command {
     /// Verify TEE evidence offline and wrap vendor files into evidence envelopes.
     #[command(subcommand)]
     Tee(poai_tee::cli::TeeCommand),
+    /// Call the AI precompiles (0x0300 AI_MINING, 0x0301 NV_TRUST, 0x0302 MODEL_REGISTRY).
+    #[command(subcommand)]
+    Precompile(poai_precompiles::cli::PrecompileCommand),
+    /// Run an A-chain node.
+    Node(poai_node::cli::NodeArgs),
+    /// Create A-chain genesis files.
+    #[command(subcommand)]
+    Genesis(poai_node::cli::GenesisCommand),
+    /// A local A-chain: a node and N miners of different tiers, with live progress and a summary.
+    Devnet(poai_node::devnet::DevnetArgs),
+    /// Signed proofs per second through verification, execution and commit.
+    Bench(poai_node::bench::BenchArgs),
+    /// Re-execute a node's stored chain from genesis and check every state root.
+    Replay(poai_node::cli::ReplayArgs),
+    /// Mine: keys, device evidence, registration and the proof loop.
+    #[command(subcommand)]
+    Miner(poai_miner::cli::MinerCommand),
     /// The AI VM: model, provider, task, attest, dispute, credits (SPEC section 6).
     #[command(flatten)]
     Ai(poai_node::ai_cli::AiCommand),
@@ -83,6 +104,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
             }),
             Err(e) => Err(e.into()),
         },
+        Command::Precompile(cmd) => poai_precompiles::cli::run(&cmd).map(Output::ok),
+        // These commands print progress as they go and return nothing to print at the end.
+        Command::Node(args) => args.run().map(|()| Output::ok("")),
+        Command::Genesis(cmd) => cmd.run().map(|()| Output::ok("")),
+        Command::Devnet(args) => poai_node::devnet::run(args).map(|()| Output::ok("")),
+        Command::Bench(args) => poai_node::bench::run(args).map(|()| Output::ok("")),
+        Command::Replay(args) => args.run().map(|()| Output::ok("")),
+        Command::Miner(cmd) => poai_miner::cli::run(cmd).map(|()| Output::ok("")),
     }
 }
 

@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Where signatures are verified: cpu, gpu (CUDA; fails without one) or auto.
+    #[arg(long, default_value_t = poai_gpu::Backend::Auto)]
+    pub verify_backend: poai_gpu::Backend,
 }
 
 /// The measurement.
@@ -51,6 +54,8 @@ pub struct BenchReport {
     pub param: String,
     /// Threads available to batch verification.
     pub threads: usize,
+    /// What verified the signatures: `cpu` or the GPU.
+    pub verify_backend: String,
     /// Seconds decoding.
     pub decode_s: f64,
     /// Seconds verifying signatures.
@@ -117,7 +122,8 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
     genesis.max_block_txs = u32::try_from(per_block.max(args.miners)).unwrap_or(u32::MAX);
     let store = Store::open(&dir.join("chain.redb"))?;
     let mut state = store.open_chain(&genesis)?;
-    let machine = Machine::new();
+    let (machine, backend_label) =
+        crate::sigverify::with_backend(Machine::new(), args.verify_backend)?;
     let chain_id = genesis.chain_id;
 
     eprintln!("bench: generating {} {param} keys", args.miners);
@@ -222,6 +228,7 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         blocks,
         param: param.name().to_owned(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        verify_backend: backend_label,
         decode_s: secs(times[0]),
         verify_s: secs(times[1]),
         execute_s: secs(times[2]),
@@ -240,8 +247,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let pct = |x: f64| 100.0 * x / (r.decode_s + r.verify_s + r.execute_s + r.commit_s);
     println!(
-        "{} proofs ({}) in {} blocks on {} threads",
-        r.proofs, r.param, r.blocks, r.threads
+        "{} proofs ({}) in {} blocks on {} threads, signatures on {}",
+        r.proofs, r.param, r.blocks, r.threads, r.verify_backend
     );
     println!("phase     seconds   share");
     for (name, s) in [

@@ -47,6 +47,10 @@ pub struct NodeArgs {
     /// Largest JSON-RPC request body, bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub max_request_bytes: u32,
+    /// Where blocks' signatures are verified: cpu, gpu (CUDA; fails without one) or auto (the GPU
+    /// when one is usable, else the CPU). Verdicts are identical; only speed differs.
+    #[arg(long, default_value_t = poai_gpu::Backend::Auto)]
+    pub verify_backend: poai_gpu::Backend,
     /// Stop after committing this height.
     #[arg(long)]
     pub stop_at: Option<u64>,
@@ -71,8 +75,10 @@ impl NodeArgs {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
+        let (machine, _) =
+            crate::sigverify::with_backend(crate::tee::machine(), self.verify_backend)?;
         rt.block_on(async move {
-            let mut handle = node::start(cfg, crate::tee::machine()).await?;
+            let mut handle = node::start(cfg, machine).await?;
             let url = format!("http://{}", handle.rpc_addr);
             std::fs::write(self.data.join("rpc.addr"), &url)
                 .with_context(|| format!("writing {}", self.data.join("rpc.addr").display()))?;

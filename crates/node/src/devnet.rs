@@ -63,6 +63,9 @@ pub struct DevnetArgs {
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Where blocks' signatures are verified: cpu, gpu or auto (see `poai node`).
+    #[arg(long, default_value_t = poai_gpu::Backend::Auto)]
+    pub verify_backend: poai_gpu::Backend,
 }
 
 /// One miner's line of the summary.
@@ -210,7 +213,8 @@ pub async fn run_async(args: DevnetArgs) -> Result<Summary> {
     cfg.rpc_addr = args.rpc;
     cfg.metrics_addr = args.metrics;
     cfg.block_interval = Duration::from_millis(args.block_ms.max(1));
-    let handle = node::start(cfg, crate::tee::machine()).await?;
+    let (machine, _) = crate::sigverify::with_backend(crate::tee::machine(), args.verify_backend)?;
+    let handle = node::start(cfg, machine).await?;
     let start_height = *handle.heights().borrow();
     let blocks = match (args.blocks, args.duration) {
         (Some(b), _) => Some(b),

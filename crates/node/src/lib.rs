@@ -9,6 +9,7 @@
 //! - [`rpc`]: the `poai_*` JSON-RPC methods and their error codes.
 //! - [`metrics`]: Prometheus counters and a `/metrics` endpoint.
 //! - [`tee`]: real TEE evidence for device registration through `poai-tee`.
+//! - [`sigverify`]: batch signature checks on the CPU or a GPU (`--verify-backend`).
 //! - [`devnet`], [`bench`]: `poai devnet` and `poai bench`.
 //! - [`cli`]: clap structs and `run` functions for `poai node`, `poai genesis`, `poai devnet`,
 //!   `poai bench`, wired into the `poai` binary by `poai-cli`.
@@ -25,6 +26,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod rpc;
+pub mod sigverify;
 pub mod storage;
 pub mod tee;
 

@@ -2,7 +2,7 @@
 //! ecrecover (0x01, 3000 gas) in the same run. Each bench id is `precompile::<op>/<param>`; the
 //! gas the op charges for that input is printed as `gas-row <id> <gas>` so that
 //! `benches/gas_table.py` can join it with criterion's medians into
-//! `docs/PERFORMANCE-precompiles.md`: Mgas/s = gas / median, ratio = Mgas/s ÷ ecrecover's.
+//! docs/PERFORMANCE.md, "Precompile gas": Mgas/s = gas / median, ratio = Mgas/s ÷ ecrecover's.
 //!
 //! ```text
 //! CARGO_PROFILE_BENCH_DEBUG_ASSERTIONS=true cargo bench -p poai-precompiles --bench gas -- \

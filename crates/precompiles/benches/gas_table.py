@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Joins the `gas-row <id> <gas>` lines that benches/gas.rs prints with criterion's medians
 (target/criterion/precompile/<op>/<param>/new/estimates.json) into the markdown table of
-docs/PERFORMANCE-precompiles.md. Usage: gas_table.py BENCH_STDOUT [TARGET_DIR]"""
+docs/PERFORMANCE.md ("Precompile gas"). Usage: gas_table.py BENCH_STDOUT [TARGET_DIR]"""
 import json, os, sys
 
 out, target = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else os.environ.get("CARGO_TARGET_DIR", "target"))

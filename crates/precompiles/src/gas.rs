@@ -4,7 +4,7 @@
 //! work it pays for: `base + per_word × ⌈len / 32⌉ + per_signature × signatures + state`.
 //! The seed's numbers (LP-130, seed 001) are floors; the per-word, per-signature and per-set
 //! figures come from `benches/gas.rs` so that no op, at any input size, gives fewer gas per
-//! CPU-second than `ecrecover` (3000 gas) in the same run (`docs/PERFORMANCE-precompiles.md`).
+//! CPU-second than `ecrecover` (3000 gas) in the same run (docs/PERFORMANCE.md, "Precompile gas").
 //!
 //! State access is priced as the EVM prices it for a contract doing the same (EIP-2929 cold
 //! SLOAD, EIP-2200 SSTORE of a fresh slot, cold), so a precompile is never a cheaper way to

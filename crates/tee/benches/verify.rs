@@ -1,4 +1,4 @@
-//! Cold and warm verification per evidence kind (docs/PERFORMANCE-tee.md), beside the cost of
+//! Cold and warm verification per evidence kind (docs/PERFORMANCE.md, "TEE evidence verification"), beside the cost of
 //! the raw signature checks the warm paths reduce to.
 //!
 //! Cold: a fresh `Verifier` (chains and collateral verified from scratch). Warm: the same

@@ -4,6 +4,7 @@
 // Test and bench code: a failed unwrap is a failed test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod devnet;
 mod tee;
 
 use serde_json::Value;

@@ -1,0 +1,48 @@
+//! Fuzz the A-chain's bounded decoders (crates/chain): transactions, blocks, receipts and the
+//! stored account, device and meta rows. The first byte picks the decoder. Any bytes give Ok or
+//! a named `CodecError`, never a panic, and whatever decodes re-encodes to the same bytes (one
+//! canonical encoding, so a block's hash cannot be malleated).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use poai_chain::block::{decode_receipts, encode_receipts};
+use poai_chain::state::Meta;
+use poai_chain::{Account, Block, Device, Transaction};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&which, bytes)) = data.split_first() else {
+        return;
+    };
+    match which % 6 {
+        0 => {
+            if let Ok(tx) = Transaction::decode(bytes) {
+                assert_eq!(tx.encode(), bytes);
+            }
+        }
+        1 => {
+            if let Ok(block) = Block::decode(bytes) {
+                assert_eq!(block.encode(), bytes);
+            }
+        }
+        2 => {
+            if let Ok(receipts) = decode_receipts(bytes) {
+                assert_eq!(encode_receipts(&receipts), bytes);
+            }
+        }
+        3 => {
+            if let Ok(account) = Account::decode(bytes) {
+                assert_eq!(account.encode(), bytes);
+            }
+        }
+        4 => {
+            if let Ok(device) = Device::decode(bytes) {
+                assert_eq!(device.encode(), bytes);
+            }
+        }
+        _ => {
+            if let Ok(meta) = Meta::decode(bytes) {
+                assert_eq!(meta.encode(), bytes);
+            }
+        }
+    }
+});
