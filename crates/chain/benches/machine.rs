@@ -34,6 +34,7 @@ fn setup() -> (Machine, State, Vec<Transaction>) {
         lp_address: Address([1; 20]),
         treasury: Address([2; 20]),
         accounts: Vec::new(),
+        ai: Default::default(),
     };
     let machine = Machine::new();
     let mut state = State::from_genesis(&genesis);

@@ -165,6 +165,8 @@ pub enum Outcome {
         /// The payout (SPEC section 3).
         payout: Payout,
     },
+    /// An AI VM call's effect (SPEC section 6).
+    Ai(crate::ai::exec::AiOutcome),
 }
 
 /// The receipt of one included transaction.
@@ -221,6 +223,12 @@ impl Receipt {
                     w.u128(v);
                 }
             }
+            Outcome::Ai(o) => {
+                w.u8(5);
+                w.u8(o.action as u8);
+                w.raw(&o.id.0);
+                w.u128(o.amount);
+            }
         }
     }
 
@@ -256,6 +264,19 @@ impl Receipt {
                     mined_after: r.u128("payout.mined_after")?,
                 },
             },
+            5 => {
+                let a = r.u8("outcome.action")?;
+                Outcome::Ai(crate::ai::exec::AiOutcome {
+                    action: crate::ai::exec::AiAction::from_u8(a).ok_or(
+                        CodecError::UnknownTag {
+                            field: "outcome.action",
+                            tag: a,
+                        },
+                    )?,
+                    id: Hash32(r.array("outcome.id")?),
+                    amount: r.u128("outcome.amount")?,
+                })
+            }
             tag => {
                 return Err(CodecError::UnknownTag {
                     field: "outcome",

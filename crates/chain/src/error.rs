@@ -184,6 +184,322 @@ pub enum TxError {
         /// Which limit.
         reason: String,
     },
+    /// An AI VM field is out of its allowed form (length, characters, range).
+    #[error("field `{field}`: {reason}")]
+    AiInvalidField {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// An amount that must be positive is zero.
+    #[error("field `{field}` must be greater than 0")]
+    ZeroAmount {
+        /// The field.
+        field: &'static str,
+    },
+    /// The model id is taken (same owner and weights).
+    #[error("model {model_id} is already registered (same owner and `weights_id`)")]
+    ModelExists {
+        /// The model.
+        model_id: Hash32,
+    },
+    /// No such model.
+    #[error("field `model_id`: model {model_id} is not registered")]
+    UnknownModel {
+        /// The model.
+        model_id: Hash32,
+    },
+    /// Only the owner registers a model's next version.
+    #[error("field `previous`: model {model_id} belongs to {owner}")]
+    NotModelOwner {
+        /// The model.
+        model_id: Hash32,
+        /// Its owner.
+        owner: Address,
+    },
+    /// The previous version already has a successor.
+    #[error("field `previous`: model {model_id} is already superseded by {by}")]
+    ModelSuperseded {
+        /// The model.
+        model_id: Hash32,
+        /// Its successor.
+        by: Hash32,
+    },
+    /// A new version must be greater than its predecessor's.
+    #[error("field `version` is {got}, the previous version is {previous}")]
+    VersionNotIncreasing {
+        /// The predecessor's version.
+        previous: u64,
+        /// The new one.
+        got: u64,
+    },
+    /// The sender is a provider already.
+    #[error("{provider} is already a provider")]
+    ProviderExists {
+        /// The provider.
+        provider: Address,
+    },
+    /// Not a provider.
+    #[error("field `provider`: {provider} is not a registered provider")]
+    UnknownProvider {
+        /// The address.
+        provider: Address,
+    },
+    /// Another provider uses the device.
+    #[error("field `device_id`: device {device_id} is bound to provider {provider}")]
+    DeviceTaken {
+        /// The device.
+        device_id: DeviceId,
+        /// Its provider.
+        provider: Address,
+    },
+    /// The device's tier does not prove the declared GPU.
+    #[error(
+        "field `gpu`: a {gpu} needs a device attested at tier {needs} or above, this device is {tier}"
+    )]
+    GpuNeedsTier {
+        /// The GPU.
+        gpu: String,
+        /// The tier it needs.
+        needs: PrivacyLevel,
+        /// The device's.
+        tier: PrivacyLevel,
+    },
+    /// Stake below the tier's minimum.
+    #[error("field `stake`: {got} is below the minimum {min} for tier {tier}")]
+    StakeBelowMinimum {
+        /// The tier.
+        tier: PrivacyLevel,
+        /// Minimum.
+        min: String,
+        /// Active stake.
+        got: String,
+    },
+    /// The provider was slashed by a dispute.
+    #[error("provider {provider} is jailed (slashed by a dispute)")]
+    ProviderJailed {
+        /// The provider.
+        provider: Address,
+    },
+    /// The device's attestation is past its tier's validity: re-register the device.
+    #[error(
+        "provider {provider}'s device attestation expired at {expired_at}; re-attest the device"
+    )]
+    AttestationExpired {
+        /// The provider.
+        provider: Address,
+        /// When it expired.
+        expired_at: u64,
+    },
+    /// The provider's tier is below the model's.
+    #[error("provider {provider} is tier {tier}, the model requires {required}")]
+    TierBelowModel {
+        /// The provider.
+        provider: Address,
+        /// Its tier.
+        tier: PrivacyLevel,
+        /// The model's.
+        required: PrivacyLevel,
+    },
+    /// More than the active stake.
+    #[error("field `amount` is {requested}, active stake is {staked}")]
+    UnbondTooMuch {
+        /// Asked.
+        requested: String,
+        /// Active stake.
+        staked: String,
+    },
+    /// No unbonding stake.
+    #[error("nothing is unbonding")]
+    NothingToWithdraw,
+    /// The unbonding period has not passed.
+    #[error("unbonding stake is released at {release_at}")]
+    UnbondingNotReady {
+        /// Release time.
+        release_at: u64,
+    },
+    /// Stake cannot leave while disputes name the provider.
+    #[error(
+        "provider {provider} has {open_disputes} open disputes; stake cannot leave until they close"
+    )]
+    StakeLocked {
+        /// The provider.
+        provider: Address,
+        /// Open disputes.
+        open_disputes: u32,
+    },
+    /// The attestation's signature does not verify under the provider's device key.
+    #[error("field `attestation.signature` does not verify for provider {provider} on this chain")]
+    AttestationSignatureInvalid {
+        /// The provider.
+        provider: Address,
+    },
+    /// Timestamp more than 60 s ahead of the block.
+    #[error(
+        "field `attestation.timestamp` {timestamp} is more than 60 s after the block time {block_time}"
+    )]
+    AttestationFromFuture {
+        /// The attestation's.
+        timestamp: u64,
+        /// Block time.
+        block_time: u64,
+    },
+    /// Timestamp too old.
+    #[error("field `attestation.timestamp` {timestamp} is before the oldest accepted, {oldest}")]
+    AttestationTooOld {
+        /// The attestation's.
+        timestamp: u64,
+        /// Oldest accepted.
+        oldest: u64,
+    },
+    /// The attestation is recorded already.
+    #[error("attestation {attestation_id} is already recorded")]
+    AttestationExists {
+        /// Its id.
+        attestation_id: Hash32,
+    },
+    /// An attestation field does not match the task or dispute.
+    #[error("field `attestation.{field}` must be {expected}")]
+    AttestationMismatch {
+        /// The field.
+        field: &'static str,
+        /// What it must be.
+        expected: String,
+    },
+    /// A duration outside the workload's bounds.
+    #[error("field `{field}` is {got} s, the {workload} workload allows {min}..={max} s")]
+    DurationOutOfBounds {
+        /// The field.
+        field: &'static str,
+        /// The workload.
+        workload: String,
+        /// Least.
+        min: u64,
+        /// Most.
+        max: u64,
+        /// Given.
+        got: u64,
+    },
+    /// More GPU time than has passed since assignment.
+    #[error("field `duration` is {duration} s, only {elapsed} s have passed since assignment")]
+    DurationExceedsElapsed {
+        /// Claimed.
+        duration: u64,
+        /// Elapsed.
+        elapsed: u64,
+    },
+    /// No such task.
+    #[error("field `task_id`: task {task_id} does not exist")]
+    UnknownTask {
+        /// The task.
+        task_id: Hash32,
+    },
+    /// The task is in another phase.
+    #[error("task {task_id} is {status}, this call needs it {expected}")]
+    WrongTaskPhase {
+        /// The task.
+        task_id: Hash32,
+        /// Its phase.
+        status: String,
+        /// The phase needed.
+        expected: String,
+    },
+    /// The sender is not one of the task's providers.
+    #[error("{provider} is not assigned to task {task_id}")]
+    NotAssigned {
+        /// The task.
+        task_id: Hash32,
+        /// The sender.
+        provider: Address,
+    },
+    /// A second commitment.
+    #[error("field `commitment`: already committed to task {task_id}")]
+    AlreadyCommitted {
+        /// The task.
+        task_id: Hash32,
+    },
+    /// A reveal without a commitment.
+    #[error("no commitment to task {task_id} to reveal")]
+    NotCommitted {
+        /// The task.
+        task_id: Hash32,
+    },
+    /// A second reveal.
+    #[error("already revealed for task {task_id}")]
+    AlreadyRevealed {
+        /// The task.
+        task_id: Hash32,
+    },
+    /// The reveal does not open the commitment.
+    #[error(
+        "fields `attestation.output_hash`, `attestation.fingerprint`, `duration`, `salt` do not open the commitment to task {task_id}"
+    )]
+    CommitmentMismatch {
+        /// The task.
+        task_id: Hash32,
+    },
+    /// The bond is below the minimum.
+    #[error("field `bond` is {got}, the minimum is {min}")]
+    BondTooLow {
+        /// Minimum.
+        min: String,
+        /// Given.
+        got: String,
+    },
+    /// Both attestations are from one provider.
+    #[error("fields `a.provider` and `b.provider` are both {provider}")]
+    SameProvider {
+        /// The provider.
+        provider: Address,
+    },
+    /// The two attestations have the same output.
+    #[error("fields `a.output_hash` and `b.output_hash` are equal: nothing conflicts")]
+    IdenticalOutputs,
+    /// A provider cannot challenge its own attestation.
+    #[error("the challenger {challenger} is one of the disputed providers")]
+    ChallengerIsAccused {
+        /// The challenger.
+        challenger: Address,
+    },
+    /// The pair was disputed before.
+    #[error("dispute {dispute_id} over these attestations exists")]
+    DisputeExists {
+        /// The dispute.
+        dispute_id: Hash32,
+    },
+    /// No such dispute.
+    #[error("field `dispute_id`: dispute {dispute_id} does not exist")]
+    UnknownDispute {
+        /// The dispute.
+        dispute_id: Hash32,
+    },
+    /// The dispute is not waiting for a referee's report.
+    #[error("dispute {dispute_id} is {status}, not waiting for a referee report")]
+    WrongDisputePhase {
+        /// The dispute.
+        dispute_id: Hash32,
+        /// Its status.
+        status: String,
+    },
+    /// The sender is not the dispute's current referee.
+    #[error("{sender} is not the current referee of dispute {dispute_id}")]
+    NotReferee {
+        /// The dispute.
+        dispute_id: Hash32,
+        /// The sender.
+        sender: Address,
+    },
+    /// Not enough AIT.
+    #[error("{holder} has {available} AIT (smallest unit) but needs {needed}")]
+    InsufficientCredits {
+        /// The holder.
+        holder: Address,
+        /// Balance.
+        available: String,
+        /// Needed.
+        needed: String,
+    },
     /// An amount overflowed (a bug or a hostile value).
     #[error("arithmetic overflow in `{field}`")]
     Overflow {
@@ -223,6 +539,48 @@ impl TxError {
             Self::PrivacyAboveTier { .. } => "PrivacyAboveTier",
             Self::TooManyProofsInBlock { .. } => "TooManyProofsInBlock",
             Self::MempoolFull { .. } => "MempoolFull",
+            Self::AiInvalidField { .. } => "AiInvalidField",
+            Self::ZeroAmount { .. } => "ZeroAmount",
+            Self::ModelExists { .. } => "ModelExists",
+            Self::UnknownModel { .. } => "UnknownModel",
+            Self::NotModelOwner { .. } => "NotModelOwner",
+            Self::ModelSuperseded { .. } => "ModelSuperseded",
+            Self::VersionNotIncreasing { .. } => "VersionNotIncreasing",
+            Self::ProviderExists { .. } => "ProviderExists",
+            Self::UnknownProvider { .. } => "UnknownProvider",
+            Self::DeviceTaken { .. } => "DeviceTaken",
+            Self::GpuNeedsTier { .. } => "GpuNeedsTier",
+            Self::StakeBelowMinimum { .. } => "StakeBelowMinimum",
+            Self::ProviderJailed { .. } => "ProviderJailed",
+            Self::AttestationExpired { .. } => "AttestationExpired",
+            Self::TierBelowModel { .. } => "TierBelowModel",
+            Self::UnbondTooMuch { .. } => "UnbondTooMuch",
+            Self::NothingToWithdraw => "NothingToWithdraw",
+            Self::UnbondingNotReady { .. } => "UnbondingNotReady",
+            Self::StakeLocked { .. } => "StakeLocked",
+            Self::AttestationSignatureInvalid { .. } => "AttestationSignatureInvalid",
+            Self::AttestationFromFuture { .. } => "AttestationFromFuture",
+            Self::AttestationTooOld { .. } => "AttestationTooOld",
+            Self::AttestationExists { .. } => "AttestationExists",
+            Self::AttestationMismatch { .. } => "AttestationMismatch",
+            Self::DurationOutOfBounds { .. } => "DurationOutOfBounds",
+            Self::DurationExceedsElapsed { .. } => "DurationExceedsElapsed",
+            Self::UnknownTask { .. } => "UnknownTask",
+            Self::WrongTaskPhase { .. } => "WrongTaskPhase",
+            Self::NotAssigned { .. } => "NotAssigned",
+            Self::AlreadyCommitted { .. } => "AlreadyCommitted",
+            Self::NotCommitted { .. } => "NotCommitted",
+            Self::AlreadyRevealed { .. } => "AlreadyRevealed",
+            Self::CommitmentMismatch { .. } => "CommitmentMismatch",
+            Self::BondTooLow { .. } => "BondTooLow",
+            Self::SameProvider { .. } => "SameProvider",
+            Self::IdenticalOutputs => "IdenticalOutputs",
+            Self::ChallengerIsAccused { .. } => "ChallengerIsAccused",
+            Self::DisputeExists { .. } => "DisputeExists",
+            Self::UnknownDispute { .. } => "UnknownDispute",
+            Self::WrongDisputePhase { .. } => "WrongDisputePhase",
+            Self::NotReferee { .. } => "NotReferee",
+            Self::InsufficientCredits { .. } => "InsufficientCredits",
             Self::Overflow { .. } => "Overflow",
             Self::Emission { .. } => "Emission",
         }

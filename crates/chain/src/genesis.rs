@@ -66,6 +66,9 @@ pub struct Genesis {
     /// Initial native-coin balances.
     #[serde(default)]
     pub accounts: Vec<GenesisAccount>,
+    /// AI VM parameters (stake minimums, timeouts, slashing); defaults when absent.
+    #[serde(default)]
+    pub ai: crate::ai::AiParams,
 }
 
 fn one() -> u64 {
@@ -86,6 +89,9 @@ impl Genesis {
         if self.max_block_txs == 0 {
             return bad("genesis field `max_block_txs` must be at least 1".into());
         }
+        self.ai
+            .validate()
+            .map_err(|reason| TxError::Malformed { reason })?;
         let mut seen = std::collections::BTreeSet::new();
         for a in &self.accounts {
             if !seen.insert(a.address) {

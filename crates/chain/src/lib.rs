@@ -13,12 +13,15 @@
 //! - [`genesis`]: chain id, dev-only switches, LP allocation, initial balances.
 //! - [`evidence`]: device registration evidence: the [`EvidenceVerifier`] hook for real TEE
 //!   evidence and the insecure dev format that only a devnet genesis accepts.
+//! - [`ai`]: the AI VM (SPEC section 6, LP-035, LP-092): models, providers, attestations,
+//!   tasks, disputes, AIT credits.
 //! - [`api`]: the JSON shapes the node's RPC serves and the miner reads.
 //!
 //! No feature flags. Storage, networking and time belong to `poai-node`.
 
 #![deny(clippy::indexing_slicing, clippy::panic)]
 
+pub mod ai;
 pub mod api;
 pub mod block;
 pub mod codec;
@@ -79,6 +82,22 @@ pub mod serde_u128 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde for 32-byte arrays as hex.
+pub mod serde_hex32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialises as lowercase hex.
+    pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    /// Accepts 64 hex digits with an optional `0x`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let s = String::deserialize(d)?;
+        poai_primitives::hexfmt::decode_array::<32>(&s).map_err(serde::de::Error::custom)
     }
 }
 

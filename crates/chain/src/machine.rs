@@ -20,6 +20,10 @@
 //! [`poai_economics::MiningLedger::apply`]: `gross >> epoch`, cut to the ceiling, 2 % to the
 //! treasury (SPEC section 3).
 //!
+//! Before a block's transactions, [`crate::ai::begin_block`] runs the AI VM's due deadlines
+//! (task and referee draws from the parent hash, commit/reveal/referee timeouts); proposal and
+//! execution both do, so replay reaches the same state.
+//!
 //! Nothing here reads a clock: block time is the header's timestamp.
 
 use crate::block::{Block, Header, Outcome, Receipt};
@@ -179,6 +183,11 @@ enum Plan {
         key: poai_crypto::VerifyingKey,
         attested: Attested,
     },
+    Ai {
+        writes: crate::ai::stage::Writes,
+        fee: u128,
+        outcome: crate::ai::exec::AiOutcome,
+    },
     Mine {
         work_id: WorkId,
         device_id: DeviceId,
@@ -326,7 +335,7 @@ impl Machine {
         p: &Prepared,
     ) -> Result<Plan, TxError> {
         match &p.tx {
-            Transaction::Account(tx) => self.plan_account(state, ctx, tx, p.sig),
+            Transaction::Account(tx) => self.plan_account(state, ctx, tx, p.sig, p.hash),
             Transaction::Proof(proof) => plan_proof(state, ctx, counters, proof, p.sig),
         }
     }
@@ -337,6 +346,7 @@ impl Machine {
         ctx: &BlockContext,
         tx: &SignedTx,
         sig: SigCheck,
+        hash: TxHash,
     ) -> Result<Plan, TxError> {
         let g = state.genesis();
         if tx.body.chain_id != g.chain_id {
@@ -447,6 +457,25 @@ impl Machine {
                     attested,
                 })
             }
+            Call::Ai(call) => {
+                let mut stage = crate::ai::stage::Stage::new(state);
+                stage.set_account(sender, after);
+                let outcome = crate::ai::exec::stage_call(
+                    &mut stage,
+                    ctx,
+                    crate::ai::exec::TxInfo {
+                        sender,
+                        nonce: tx.body.nonce,
+                        hash,
+                    },
+                    call,
+                )?;
+                Ok(Plan::Ai {
+                    writes: stage.finish(),
+                    fee,
+                    outcome,
+                })
+            }
         }
     }
 
@@ -517,6 +546,15 @@ impl Machine {
                     trust_score: attested.trust_score,
                 }
             }
+            Plan::Ai {
+                writes,
+                fee,
+                outcome,
+            } => {
+                state.apply_ai_writes(writes);
+                pay_fee(state, ctx, fee);
+                Outcome::Ai(outcome)
+            }
             Plan::Mine {
                 work_id,
                 device_id,
@@ -569,6 +607,7 @@ impl Machine {
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
         let mut deferred = Vec::new();
+        crate::ai::begin_block(state, &ctx);
         for p in candidates {
             if txs.len() >= max {
                 deferred.push(p.hash);
@@ -681,6 +720,7 @@ impl Machine {
         };
         let mut counters = BlockCounters::default();
         let mut receipts = Vec::with_capacity(prepared.len());
+        crate::ai::begin_block(state, &ctx);
         for (index, p) in prepared.iter().enumerate() {
             match self.plan(state, &ctx, &counters, p) {
                 Ok(plan) => receipts.push(Receipt {

@@ -2,13 +2,14 @@
 //!
 //! **Commitment.** The state root is
 //! BLAKE3(`poai/state/v1` ‖ u64be(chain_id) ‖ u64be(height) ‖ u64be(timestamp) ‖ u128be(mined) ‖
-//! spent_acc ‖ accounts_commit ‖ devices_commit), where
+//! spent_acc ‖ accounts_commit ‖ devices_commit ‖ ai_commit), where
 //! - `accounts_commit` hashes every account in address order (address ‖ encoded account),
 //! - `devices_commit` hashes every device in device-id order (id ‖ encoded device),
 //! - `spent_acc` is a hash chain over the spent set in the order ids were spent:
 //!   `spent_acc' = BLAKE3(poai/spent/v1 ‖ spent_acc ‖ work_id)`. Spending order is fixed by the
 //!   blocks, so the chain is deterministic, and it costs one hash per proof instead of a pass
 //!   over a set that only grows.
+//! - `ai_commit` is the AI VM's commitment ([`crate::ai::AiState::commit`]).
 //!
 //! Accounts and devices are few next to proofs (one per miner or device), so re-hashing them
 //! per block is cheap; docs/DESIGN-chain.md says when to move them to a sparse Merkle tree.
@@ -199,6 +200,8 @@ pub struct Changes {
     pub devices: Vec<(DeviceId, Device)>,
     /// Work ids spent, in order.
     pub spent: Vec<WorkId>,
+    /// AI VM rows written (prefix ‖ key, value or `None` if deleted).
+    pub ai: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -218,6 +221,7 @@ pub struct State {
     accounts: BTreeMap<Address, Account>,
     devices: BTreeMap<DeviceId, Device>,
     spent: HashSet<WorkId>,
+    ai: crate::ai::AiState,
     journal: Journal,
 }
 
@@ -241,6 +245,7 @@ impl State {
             BTreeMap::new(),
             BTreeMap::new(),
             HashSet::new(),
+            crate::ai::AiState::default(),
         );
         for a in &genesis.accounts {
             let mut acct = s.account(&a.address);
@@ -260,6 +265,7 @@ impl State {
         accounts: BTreeMap<Address, Account>,
         devices: BTreeMap<DeviceId, Device>,
         spent: HashSet<WorkId>,
+        ai: crate::ai::AiState,
     ) -> Self {
         let emission = Emission::new(genesis.emission_genesis_height);
         Self {
@@ -269,6 +275,7 @@ impl State {
             accounts,
             devices,
             spent,
+            ai,
             journal: Journal::default(),
         }
     }
@@ -281,6 +288,15 @@ impl State {
     /// The emission schedule.
     pub fn emission(&self) -> &Emission {
         &self.emission
+    }
+
+    /// The AI VM state.
+    pub fn ai(&self) -> &crate::ai::AiState {
+        &self.ai
+    }
+
+    pub(crate) fn ai_mut(&mut self) -> &mut crate::ai::AiState {
+        &mut self.ai
     }
 
     /// The head.
@@ -399,6 +415,7 @@ impl State {
         if let Some(m) = j.meta {
             self.meta = m;
         }
+        self.ai.rollback();
     }
 
     /// The keys written since the journal was last cleared, with their current values. The
@@ -419,12 +436,14 @@ impl State {
                 .filter_map(|id| self.devices.get(id).map(|d| (*id, d.clone())))
                 .collect(),
             spent: self.journal.spent.clone(),
+            ai: self.ai.changes(),
         }
     }
 
     /// Forgets the journal: the changes are committed.
     pub fn clear_journal(&mut self) {
         self.journal = Journal::default();
+        self.ai.clear_journal();
     }
 
     /// [`State::changes`] then [`State::clear_journal`].
@@ -458,6 +477,7 @@ impl State {
                 &self.meta.spent_acc.0,
                 acc.finalize().as_bytes(),
                 dev.finalize().as_bytes(),
+                &self.ai.commit().0,
             ],
         )
     }
@@ -508,6 +528,7 @@ mod tests {
                 address: Address([0x33; 20]),
                 balance: 1000,
             }],
+            ai: crate::ai::AiParams::default(),
         }
     }
 

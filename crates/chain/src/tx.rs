@@ -23,6 +23,7 @@
 //! | 0x01 transfer | to 20 ‖ amount u128 (native coin) |
 //! | 0x02 transfer_ai | to 20 ‖ amount u128 (AI token) |
 //! | 0x03 register_device | evidence (u32 len ‖ bytes, ≤ 64 KiB) |
+//! | 0x10..=0x1c AI VM | see [`crate::ai::call`] |
 //!
 //! Public keys and account signatures have the fixed lengths of the parameter set, so they carry
 //! no prefix.
@@ -72,6 +73,8 @@ pub enum Call {
         #[serde(with = "crate::serde_hex")]
         evidence: Vec<u8>,
     },
+    /// An AI VM call (SPEC section 6; [`crate::ai`]).
+    Ai(Box<crate::ai::AiCall>),
 }
 
 /// The signed part of an account transaction.
@@ -108,6 +111,7 @@ impl TxBody {
                 w.u8(0x03);
                 w.bytes(evidence);
             }
+            Call::Ai(c) => c.encode_into(w),
         }
     }
 
@@ -127,6 +131,9 @@ impl TxBody {
             0x03 => Call::RegisterDevice {
                 evidence: r.bytes(MAX_EVIDENCE_LEN, "evidence")?.to_vec(),
             },
+            tag if crate::ai::call::AI_TAGS.contains(&tag) => {
+                Call::Ai(Box::new(crate::ai::AiCall::decode_fields(tag, r)?))
+            }
             tag => return Err(CodecError::UnknownTag { field: "call", tag }),
         };
         Ok(Self {

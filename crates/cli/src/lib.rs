@@ -14,6 +14,8 @@
 //!   `poai_precompiles::cli`.
 //! - `poai node|genesis|devnet|bench|replay`: the A-chain node (SPEC sections 2, 3, 6), from
 //!   `poai_node`; `poai miner init|register|run|status` from `poai_miner`.
+//! - `poai model|provider|task|attest|dispute|credits`: the AI VM over JSON-RPC (SPEC section
+//!   6), from `poai_node::ai_cli`.
 
 pub mod keys;
 pub mod proof;
@@ -61,6 +63,9 @@ pub enum Command {
     /// Mine: keys, device evidence, registration and the proof loop.
     #[command(subcommand)]
     Miner(poai_miner::cli::MinerCommand),
+    /// The AI VM: model, provider, task, attest, dispute, credits (SPEC section 6).
+    #[command(flatten)]
+    Ai(poai_node::ai_cli::AiCommand),
 }
 
 /// A command's outcome: the text to print, and whether it counts as success (a signature that
@@ -89,6 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Proof(cmd) => proof::run(cmd),
         Command::Reward(args) => reward::run(&args).map(Output::ok),
+        Command::Ai(cmd) => poai_node::ai_cli::run(cmd).map(Output::ok),
         Command::Tee(cmd) => match poai_tee::cli::run(cmd) {
             Ok(text) => Ok(Output::ok(text)),
             // A rejection is a verdict, not a failure of the tool: print the report, exit 1.

@@ -85,7 +85,8 @@ impl NodeClient {
         &self.url
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// Calls any JSON-RPC method (with retries on transport errors, like the typed methods).
+    pub async fn call<T: DeserializeOwned>(
         &self,
         method: &str,
         params: ArrayParams,

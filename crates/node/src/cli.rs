@@ -178,6 +178,7 @@ impl GenesisCommand {
                             balance: *balance,
                         })
                         .collect(),
+                    ai: Default::default(),
                 };
                 g.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
                 let json = serde_json::to_string_pretty(&g)?;
@@ -251,6 +252,9 @@ enum Command {
     /// The miner.
     #[command(subcommand)]
     Miner(poai_miner::cli::MinerCommand),
+    /// The AI VM: model, provider, task, attest, dispute, credits.
+    #[command(flatten)]
+    Ai(crate::ai_cli::AiCommand),
 }
 
 impl Cli {
@@ -263,6 +267,10 @@ impl Cli {
             Command::Bench(a) => crate::bench::run(a),
             Command::Replay(a) => a.run(),
             Command::Miner(m) => poai_miner::cli::run(m),
+            Command::Ai(c) => {
+                print!("{}", crate::ai_cli::run(c)?);
+                Ok(())
+            }
         }
     }
 }

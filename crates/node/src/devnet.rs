@@ -136,6 +136,15 @@ pub fn devnet_genesis(genesis_time: u64, time_step: u64) -> Genesis {
             address: derived(b"poai/devnet/faucet"),
             balance: 1_000_000_000_000_000_000_000,
         }],
+        // Small stakes and bonds so the faucet's 1000 coins go a long way on a devnet.
+        ai: poai_chain::ai::AiParams {
+            min_stake_public: 20 * poai_chain::ai::UNIT,
+            min_stake_private: 10 * poai_chain::ai::UNIT,
+            min_stake_confidential: 5 * poai_chain::ai::UNIT,
+            min_stake_sovereign: 5 * poai_chain::ai::UNIT,
+            min_dispute_bond: poai_chain::ai::UNIT,
+            ..Default::default()
+        },
     }
 }
 

@@ -17,6 +17,8 @@
 //! The state machine itself is `poai-chain` (pure); this crate adds I/O and time.
 //! No feature flags.
 
+pub mod ai_cli;
+pub mod ai_rpc;
 pub mod bench;
 pub mod cli;
 pub mod devnet;

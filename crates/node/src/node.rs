@@ -301,7 +301,13 @@ pub async fn start(cfg: NodeConfig, machine: Machine) -> Result<NodeHandle> {
         .await
         .with_context(|| format!("binding JSON-RPC on {}", cfg.rpc_addr))?;
     let rpc_addr = server.local_addr()?;
-    let server = server.start(RpcServerImpl::new(shared.clone()).into_rpc());
+    let mut module = RpcServerImpl::new(shared.clone()).into_rpc();
+    module
+        .merge(crate::ai_rpc::AiApiServer::into_rpc(
+            crate::ai_rpc::AiRpcImpl::new(shared.clone()),
+        ))
+        .context("merging the AI VM RPC methods")?;
+    let server = server.start(module);
 
     let metrics_task = match cfg.metrics_addr {
         Some(addr) => {

@@ -13,6 +13,9 @@
 //! | `poai_deviceStatus` | device id | [`DeviceView`] or null |
 //! | `poai_isSpent` | work id | bool |
 //! | `poai_emissionStatus` | | [`EmissionView`] |
+//!
+//! The AI VM's reads (`poai_getModel`, `poai_getTask`, …) are in [`crate::ai_rpc`]; error codes
+//! 1100–1141 are the AI VM's [`TxError`] variants, in declaration order.
 
 use crate::node::Shared;
 use jsonrpsee::core::RpcResult;
@@ -60,6 +63,48 @@ pub fn tx_error_code(e: &TxError) -> i32 {
         TxError::PrivacyAboveTier { .. } => 1029,
         TxError::TooManyProofsInBlock { .. } => 1030,
         TxError::MempoolFull { .. } => 1040,
+        TxError::AiInvalidField { .. } => 1100,
+        TxError::ZeroAmount { .. } => 1101,
+        TxError::ModelExists { .. } => 1102,
+        TxError::UnknownModel { .. } => 1103,
+        TxError::NotModelOwner { .. } => 1104,
+        TxError::ModelSuperseded { .. } => 1105,
+        TxError::VersionNotIncreasing { .. } => 1106,
+        TxError::ProviderExists { .. } => 1107,
+        TxError::UnknownProvider { .. } => 1108,
+        TxError::DeviceTaken { .. } => 1109,
+        TxError::GpuNeedsTier { .. } => 1110,
+        TxError::StakeBelowMinimum { .. } => 1111,
+        TxError::ProviderJailed { .. } => 1112,
+        TxError::AttestationExpired { .. } => 1113,
+        TxError::TierBelowModel { .. } => 1114,
+        TxError::UnbondTooMuch { .. } => 1115,
+        TxError::NothingToWithdraw => 1116,
+        TxError::UnbondingNotReady { .. } => 1117,
+        TxError::StakeLocked { .. } => 1118,
+        TxError::AttestationSignatureInvalid { .. } => 1119,
+        TxError::AttestationFromFuture { .. } => 1120,
+        TxError::AttestationTooOld { .. } => 1121,
+        TxError::AttestationExists { .. } => 1122,
+        TxError::AttestationMismatch { .. } => 1123,
+        TxError::DurationOutOfBounds { .. } => 1124,
+        TxError::DurationExceedsElapsed { .. } => 1125,
+        TxError::UnknownTask { .. } => 1126,
+        TxError::WrongTaskPhase { .. } => 1127,
+        TxError::NotAssigned { .. } => 1128,
+        TxError::AlreadyCommitted { .. } => 1129,
+        TxError::NotCommitted { .. } => 1130,
+        TxError::AlreadyRevealed { .. } => 1131,
+        TxError::CommitmentMismatch { .. } => 1132,
+        TxError::BondTooLow { .. } => 1133,
+        TxError::SameProvider { .. } => 1134,
+        TxError::IdenticalOutputs => 1135,
+        TxError::ChallengerIsAccused { .. } => 1136,
+        TxError::DisputeExists { .. } => 1137,
+        TxError::UnknownDispute { .. } => 1138,
+        TxError::WrongDisputePhase { .. } => 1139,
+        TxError::NotReferee { .. } => 1140,
+        TxError::InsufficientCredits { .. } => 1141,
         TxError::Overflow { .. } | TxError::Emission { .. } => INTERNAL_ERROR,
     }
 }

@@ -9,6 +9,7 @@
 //! | `accounts` | address | encoded account |
 //! | `devices` | device id | encoded device |
 //! | `spent` | work id | height u64 |
+//! | `ai` | table prefix ‖ key | AI VM row ([`poai_chain::ai::AiState`]) |
 //!
 //! A block, its receipts, its index entries, every state key it changed and the new head are
 //! written in **one** write transaction, so a crash at any point leaves the store at the last
@@ -31,6 +32,7 @@ const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index")
 const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts");
 const DEVICES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("devices");
 const SPENT: TableDefinition<&[u8], u64> = TableDefinition::new("spent");
+const AI: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ai");
 
 /// The node's database.
 #[derive(Debug)]
@@ -119,7 +121,17 @@ impl Store {
             let (k, _) = row?;
             spent.insert(WorkId::from_slice(k.value()).context("stored work id")?);
         }
-        Ok(State::from_parts(genesis, meta, accounts, devices, spent))
+        let mut rows = Vec::new();
+        for row in rtx.open_table(AI)?.iter()? {
+            let (k, v) = row?;
+            rows.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        let ai =
+            poai_chain::ai::AiState::load(rows.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
+                .map_err(|e| anyhow::anyhow!("stored AI VM state: {e}"))?;
+        Ok(State::from_parts(
+            genesis, meta, accounts, devices, spent, ai,
+        ))
     }
 
     /// Commits a block, its receipts and the state changes it made, atomically.
@@ -240,6 +252,19 @@ fn write_block(
         let mut t = wtx.open_table(SPENT)?;
         for id in &changes.spent {
             t.insert(id.0.as_slice(), height)?;
+        }
+    }
+    {
+        let mut t = wtx.open_table(AI)?;
+        for (k, v) in &changes.ai {
+            match v {
+                Some(v) => {
+                    t.insert(k.as_slice(), v.as_slice())?;
+                }
+                None => {
+                    t.remove(k.as_slice())?;
+                }
+            }
         }
     }
     wtx.open_table(META)?

@@ -39,6 +39,7 @@ fn genesis(dev: bool, step: u64) -> Genesis {
             address: address_of(key(1).verifying_key()),
             balance: 1_000,
         }],
+        ai: Default::default(),
     }
 }
 

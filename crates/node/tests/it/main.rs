@@ -4,6 +4,7 @@
 // Helpers outside `#[test]` functions unwrap and panic too: here that is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aivm;
 mod crash;
 mod devnet;
 mod inproc;
