@@ -20,7 +20,8 @@ fuzz_target!(|data: &[u8]| {
     let [g0, g1, g2, g3, g4, g5, g6, g7, flags, time, split] = *head;
     let gas = u64::from_be_bytes([g0, g1, g2, g3, g4, g5, g6, g7]) % 100_000_000;
     let (first, second) = rest.split_at(usize::from(split).min(rest.len()));
-    let config = PoaiConfig::with_mining_contracts([MINING]);
+    // MINING is also the bridge, so that importAChainBlock's write path is reachable.
+    let config = PoaiConfig::with_mining_contracts([MINING]).with_bridge_contracts([MINING]);
     let mut storage = MemoryStorage::default();
     for (i, input) in [first, second].into_iter().enumerate() {
         let env = CallEnv {

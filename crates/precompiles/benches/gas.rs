@@ -25,6 +25,12 @@
 use alloy_primitives::{Address, B256, U256, address, hex};
 use alloy_sol_types::SolCall;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use poai_chain::ai::call::MAX_TEE_REPORT_LEN;
+use poai_chain::ai::receipt::{InferenceReceipt, MAX_PATH_LEN, PathStep, fold_path};
+use poai_chain::ai::{AiCall, AttestationBody, SignedAttestation};
+use poai_chain::hash::Hash32;
+use poai_chain::tx::MAX_TX_LEN;
+use poai_chain::{Call as ChainCall, Header, SignedTx, Transaction, TxBody, address_of};
 use poai_crypto::{ParamSet, SigningKey};
 use poai_precompiles::abi::{IAIMining, IModelRegistry, INVTrust};
 use poai_precompiles::ai_mining::{self, op};
@@ -577,6 +583,128 @@ fn bench(c: &mut Criterion) {
             param.name().trim_start_matches("ML-DSA-"),
             data.len()
         );
+        row(&format!("precompile::{id}"), gas.used());
+        g.bench_function(&id, |b| {
+            b.iter(|| {
+                run_ok(
+                    model_registry::ADDRESS,
+                    black_box(&data),
+                    &mut st.clone(),
+                    &config,
+                )
+            })
+        });
+    }
+
+    // --- verifyExecution with an A-chain receipt (proof kind 0x02) ------------------------
+    // Receipts made without running a chain: the precompile checks the header against the
+    // imported hash, the path against tx_root and the attestation in the transaction, not
+    // signatures, so a header whose tx_root is the fold of the path costs the real work.
+    // Rows: the smallest result attestation (ML-DSA-44, no TEE report, a one-transaction
+    // block), the largest (ML-DSA-87, 16 KiB TEE report, a 32-step path), and the largest
+    // transaction a receipt can carry (a device registration with as much evidence as
+    // MAX_TX_LEN allows: no attestation in it, so false, after all the work).
+    let a_chain = ChainId(5151);
+    for (name, param, report, steps, evidence) in [
+        ("small", ParamSet::MlDsa44, 0usize, 0usize, false),
+        (
+            "largest_attestation",
+            ParamSet::MlDsa87,
+            MAX_TEE_REPORT_LEN,
+            MAX_PATH_LEN,
+            false,
+        ),
+        ("largest_tx", ParamSet::MlDsa87, 0, MAX_PATH_LEN, true),
+    ] {
+        let sk = SigningKey::from_seed(param, &[11; 32]).unwrap();
+        let body = AttestationBody {
+            model_id: Hash32([1; 32]),
+            input_hash: Hash32([2; 32]),
+            output_hash: Hash32([3; 32]),
+            fingerprint: Hash32::ZERO,
+            provider: address_of(sk.verifying_key()),
+            task_id: Hash32::ZERO,
+            timestamp: T0,
+            tee_report: vec![0x7e; report],
+        };
+        let signature = sk
+            .sign_deterministic(&body.signing_message(a_chain), &[])
+            .unwrap();
+        let attestation_id = body.id(a_chain);
+        let attestation = SignedAttestation { body, signature };
+        let make_tx = |call: ChainCall| {
+            let body = TxBody {
+                chain_id: a_chain,
+                nonce: 0,
+                fee: 0,
+                call,
+            };
+            Transaction::Account(SignedTx::sign(body, &sk).unwrap())
+        };
+        let tx = if evidence {
+            let empty = make_tx(ChainCall::RegisterDevice {
+                evidence: Vec::new(),
+            });
+            let room = MAX_TX_LEN - empty.encode().len();
+            make_tx(ChainCall::RegisterDevice {
+                evidence: vec![0x5d; room.min(poai_primitives::MAX_EVIDENCE_LEN)],
+            })
+        } else {
+            make_tx(ChainCall::Ai(Box::new(AiCall::SubmitAttestation {
+                attestation,
+            })))
+        };
+        let path: Vec<PathStep> = (0..steps)
+            .map(|i| PathStep {
+                sibling: Hash32([u8::try_from(i).unwrap(); 32]),
+                sibling_is_left: i % 2 == 0,
+            })
+            .collect();
+        let header = Header {
+            height: 5,
+            parent: Hash32([9; 32]),
+            timestamp: T0,
+            state_root: Hash32([8; 32]),
+            tx_root: fold_path(tx.hash(), &path),
+            proposer: poai_primitives::Address([0xee; 20]),
+        };
+        let block_hash = header.hash();
+        let receipt = InferenceReceipt {
+            header,
+            index: 0,
+            path,
+            tx,
+            attestation_id,
+        }
+        .encode();
+        let mut st = MemoryStorage::default();
+        st.sstore(
+            model_registry::achain_block_slot(5),
+            U256::from_be_bytes(block_hash.0),
+        )
+        .unwrap();
+        let mut proof = vec![model_registry::PROOF_ACHAIN_RECEIPT];
+        proof.extend_from_slice(&receipt);
+        let data = IModelRegistry::verifyExecutionCall {
+            modelId: B256::repeat_byte(1),
+            inputHash: B256::repeat_byte(2),
+            outputHash: B256::repeat_byte(3),
+            proof: proof.into(),
+        }
+        .abi_encode();
+        let mut gas = GasMeter::new(u64::MAX);
+        let out = dispatch(
+            model_registry::ADDRESS,
+            &data,
+            &env(),
+            &mut gas,
+            &mut st,
+            &config,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(out[31], u8::from(!evidence), "{name}: unexpected result");
+        let id = format!("verify_receipt_{name}/{}", data.len());
         row(&format!("precompile::{id}"), gas.used());
         g.bench_function(&id, |b| {
             b.iter(|| {

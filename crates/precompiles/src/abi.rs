@@ -3,7 +3,9 @@
 //!
 //! `IModelRegistry.authorizeProvider` is this project's addition: `verifyExecution` needs to
 //! know which provider keys may attest for a model, and the seed's interface has no way to say
-//! it (`docs/` records the decision).
+//! it (`docs/` records the decision). So is `IModelRegistry.importAChainBlock`: A-chain
+//! receipts (proof kind 0x02) verify against an A-chain block hash the EVM side trusts, which
+//! the chain's bridge contract imports.
 
 use crate::error::Halt;
 use alloy_sol_types::SolCall;
@@ -33,6 +35,8 @@ alloy_sol_types::sol! {
         function verifyExecution(bytes32 modelId, bytes32 inputHash, bytes32 outputHash, bytes proof) external view returns (bool);
         /// Allows or disallows a provider key (BLAKE3 of its ML-DSA public key) to attest for a model (owner only).
         function authorizeProvider(bytes32 modelId, bytes32 providerKeyHash, bool allowed) external;
+        /// Records the A-chain block hash at `height` (the chain's bridge contracts only; never replaces a different hash).
+        function importAChainBlock(uint64 height, bytes32 blockHash) external;
     }
 }
 
@@ -75,6 +79,10 @@ pub fn selectors() -> Vec<(&'static str, [u8; 4])> {
             IModelRegistry::authorizeProviderCall::SIGNATURE,
             IModelRegistry::authorizeProviderCall::SELECTOR,
         ),
+        (
+            IModelRegistry::importAChainBlockCall::SIGNATURE,
+            IModelRegistry::importAChainBlockCall::SELECTOR,
+        ),
     ]
 }
 
@@ -103,6 +111,7 @@ mod tests {
             "register(string,bytes32,bytes)",
             "verifyExecution(bytes32,bytes32,bytes32,bytes)",
             "authorizeProvider(bytes32,bytes32,bool)",
+            "importAChainBlock(uint64,bytes32)",
         ];
         for ((sig, sel), want) in selectors().into_iter().zip(expected) {
             assert_eq!(sig, want);

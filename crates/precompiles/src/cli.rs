@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! poai precompile call --address 0x0300 --input HEX [--chain-id N] [--gas N] [--caller ADDR]
-//!                      [--state FILE] [--json] [--timestamp SECS] [--mining-contract ADDR]… [--static]
+//!                      [--state FILE] [--json] [--timestamp SECS] [--mining-contract ADDR]…
+//!                      [--bridge-contract ADDR]… [--static]
 //! ```
 //!
 //! The call runs the same code the revm provider runs ([`crate::dispatch`]) over the
@@ -12,7 +13,8 @@
 //! back after a successful call, so the spent set, sessions and model registry persist between
 //! calls. A halted call changes nothing, as in the EVM. This is a local tool: unless
 //! `--mining-contract` is given, the caller is treated as the chain's mining contract, so that
-//! MarkSpent and sessions can be tried; `--timestamp` defaults to the clock.
+//! MarkSpent and sessions can be tried, and unless `--bridge-contract` is given, as its bridge
+//! contract, so that `importAChainBlock` can be tried; `--timestamp` defaults to the clock.
 
 use crate::config::PoaiConfig;
 use crate::error::{Failure, Halt};
@@ -61,6 +63,10 @@ pub struct CallArgs {
     /// A mining contract of the chain (repeatable); default: the caller.
     #[arg(long = "mining-contract")]
     pub mining_contracts: Vec<String>,
+    /// A bridge contract of the chain, allowed to import A-chain block hashes (repeatable);
+    /// default: the caller.
+    #[arg(long = "bridge-contract")]
+    pub bridge_contracts: Vec<String>,
     /// Run as a static call (STATICCALL).
     #[arg(long = "static")]
     pub is_static: bool,
@@ -133,14 +139,15 @@ pub fn call(args: &CallArgs) -> anyhow::Result<CallReport> {
     }
     let input = parse_hex(&args.input)?;
     let caller = parse_address(&args.caller)?;
-    let mining_contracts = if args.mining_contracts.is_empty() {
-        vec![caller]
-    } else {
-        args.mining_contracts
-            .iter()
-            .map(|s| parse_address(s))
-            .collect::<anyhow::Result<_>>()?
+    let contracts_or_caller = |list: &[String]| -> anyhow::Result<Vec<Address>> {
+        if list.is_empty() {
+            Ok(vec![caller])
+        } else {
+            list.iter().map(|s| parse_address(s)).collect()
+        }
     };
+    let mining_contracts = contracts_or_caller(&args.mining_contracts)?;
+    let bridge_contracts = contracts_or_caller(&args.bridge_contracts)?;
     let timestamp = match args.timestamp {
         Some(t) => t,
         None => std::time::SystemTime::now()
@@ -162,7 +169,8 @@ pub fn call(args: &CallArgs) -> anyhow::Result<CallReport> {
         chain_id: poai_primitives::ChainId(args.chain_id),
         timestamp,
     };
-    let config = PoaiConfig::with_mining_contracts(mining_contracts);
+    let config =
+        PoaiConfig::with_mining_contracts(mining_contracts).with_bridge_contracts(bridge_contracts);
     let mut gas = GasMeter::new(args.gas);
     let result = crate::dispatch(address, &input, &env, &mut gas, &mut storage, &config)
         .context("not a poai precompile")?;

@@ -25,6 +25,12 @@ pub const LP092_COMPUTE_UNITS: [(&str, u64); 4] = [
 pub struct PoaiConfig {
     /// Contracts allowed to write AI_MINING state (MarkSpent, startSession, heartbeat).
     pub mining_contracts: BTreeSet<Address>,
+    /// Contracts allowed to import A-chain block hashes into MODEL_REGISTRY
+    /// (`importAChainBlock`): the chain's bridge, which checks the A-chain validators' Warp
+    /// signatures over a header before importing its hash. A separate set from
+    /// `mining_contracts` because it is a different trust: whoever may import a hash decides
+    /// which A-chain receipts `verifyExecution` accepts.
+    pub bridge_contracts: BTreeSet<Address>,
     /// TEE verification: pinned roots and GPU reference values.
     pub tee: TeeConfig,
     /// Seconds a session's attestation is valid after the session starts.
@@ -37,6 +43,7 @@ impl Default for PoaiConfig {
     fn default() -> Self {
         Self {
             mining_contracts: BTreeSet::new(),
+            bridge_contracts: BTreeSet::new(),
             tee: TeeConfig::default(),
             session_validity_secs: DEFAULT_SESSION_VALIDITY_SECS,
             compute_units: LP092_COMPUTE_UNITS
@@ -59,5 +66,19 @@ impl PoaiConfig {
     /// Whether `caller` may write AI_MINING state.
     pub fn is_mining_contract(&self, caller: &Address) -> bool {
         self.mining_contracts.contains(caller)
+    }
+
+    /// This configuration with these bridge contracts allowed (replacing any set before).
+    #[must_use]
+    pub fn with_bridge_contracts(self, contracts: impl IntoIterator<Item = Address>) -> Self {
+        Self {
+            bridge_contracts: contracts.into_iter().collect(),
+            ..self
+        }
+    }
+
+    /// Whether `caller` may import A-chain block hashes.
+    pub fn is_bridge_contract(&self, caller: &Address) -> bool {
+        self.bridge_contracts.contains(caller)
     }
 }

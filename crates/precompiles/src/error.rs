@@ -127,6 +127,29 @@ pub enum Halt {
     /// startSession with evidence that does not verify.
     #[error("teeQuote does not verify: {0}")]
     QuoteRejected(String),
+    /// importAChainBlock from a caller that is not a configured bridge contract.
+    #[error("{op}: caller {caller} is not one of this chain's A-chain bridge contracts")]
+    CallerNotBridge {
+        /// The op.
+        op: &'static str,
+        /// The caller's address.
+        caller: String,
+    },
+    /// importAChainBlock of a height that already has a different block hash.
+    #[error(
+        "field `blockHash`: A-chain height {height} already has block hash {stored}; {given} would replace it"
+    )]
+    BlockHashConflict {
+        /// The A-chain height.
+        height: u64,
+        /// The hash stored for it.
+        stored: String,
+        /// The hash the call gave.
+        given: String,
+    },
+    /// verifyExecution with an A-chain receipt (proof kind 0x02) that does not decode.
+    #[error("field `proof.receipt`: {0}")]
+    Receipt(#[from] poai_chain::codec::CodecError),
     /// register of a model id already in the registry.
     #[error("model {0} is already registered")]
     ModelExists(String),

@@ -4,8 +4,10 @@
 //! | function | gas (charged before the work) |
 //! |---|---|
 //! | `register(string name, bytes32 modelHash, bytes metadata) returns (bytes32 modelId)` | [`BASE_GAS`] + [`PER_WORD_GAS`] × words(name ‖ metadata) + 1 SLOAD + 4 SSTORE |
-//! | `verifyExecution(bytes32 modelId, bytes32 inputHash, bytes32 outputHash, bytes proof) returns (bool)` | [`BASE_GAS`] + VerifyMLDSA's gas for the set and message + 2 SLOAD |
+//! | `verifyExecution(bytes32 modelId, bytes32 inputHash, bytes32 outputHash, bytes proof) returns (bool)`, proof kind 0x01 | [`BASE_GAS`] + VerifyMLDSA's gas for the set and message + 2 SLOAD |
+//! | `verifyExecution(…)`, proof kind 0x02 | [`BASE_GAS`] + [`RECEIPT_PER_WORD_GAS`] × words(receipt) + 1 SLOAD |
 //! | `authorizeProvider(bytes32 modelId, bytes32 providerKeyHash, bool allowed)` | [`BASE_GAS`] + 1 SLOAD + 1 SSTORE |
+//! | `importAChainBlock(uint64 height, bytes32 blockHash)` | [`BASE_GAS`] + 1 SLOAD + 1 SSTORE |
 //!
 //! - `modelId = BLAKE3("poai/model/v1" ‖ u64be(chain_id) ‖ owner(20) ‖ modelHash)`: the owner
 //!   is the caller, so nobody can front-run a registration and take the id. Registering the same
@@ -13,29 +15,51 @@
 //!   [`MAX_METADATA_LEN`]; the registry stores their BLAKE3 hashes (layout in [`crate::state`]).
 //! - `authorizeProvider`: the model's owner allows (or stops allowing) a provider key, named
 //!   by `BLAKE3(ML-DSA public key)`, to attest executions.
-//! - `verifyExecution`'s `proof` (this project's layout; LP-035 "signed by the provider"):
+//! - `importAChainBlock`: the chain's bridge (a contract in [`PoaiConfig::bridge_contracts`],
+//!   which checks the A-chain validators' Warp signatures before calling) records the A-chain
+//!   block hash at a height, at `keccak("poai.achain.block" ‖ u64be(height))`. Refused in static
+//!   calls and from any other caller; the zero hash is refused (it means "none"); importing the
+//!   same hash again is a no-op, a different hash for a height already imported halts with
+//!   [`Halt::BlockHashConflict`] (a bridge never rewrites history: a fork of the finalised
+//!   A-chain is for governance, not for a contract call).
+//! - `verifyExecution`'s `proof` (this project's layout; LP-035 "signed by the provider"), by
+//!   its first byte, the kind:
 //!
 //!   | bytes | field |
 //!   |---|---|
-//!   | 0 | kind: 0x01 signed inference attestation (0x02 A-chain receipt: not yet supported, halts) |
-//!   | 1 | ML-DSA param_set (0x02, 0x03, 0x05) |
-//!   | … | provider public key, then signature (lengths of the set) |
-//!   | last 8 | timestamp, u64 seconds |
+//!   | 0 | kind: 0x01 signed inference attestation, 0x02 A-chain receipt |
+//!   | kind 0x01: 1 | ML-DSA param_set (0x02, 0x03, 0x05) |
+//!   | kind 0x01: … | provider public key, then signature (lengths of the set) |
+//!   | kind 0x01: last 8 | timestamp, u64 seconds |
+//!   | kind 0x02: 1.. | the receipt, `poai_chain::ai::receipt::InferenceReceipt::encode` (header, tx index, Merkle path, tx, attestation id) |
 //!
-//!   The signature (empty context) is over `"poai/inference/v1" ‖ u64be(chain_id) ‖ modelId ‖
-//!   inputHash ‖ outputHash ‖ u64be(timestamp)`. True iff the model is registered, the key is
-//!   authorised for it, the timestamp is at most 60 s past the block's, and the signature
-//!   verifies; a well-formed proof that fails any of these is false.
+//!   Kind 0x01: the signature (empty context) is over `"poai/inference/v1" ‖ u64be(chain_id) ‖
+//!   modelId ‖ inputHash ‖ outputHash ‖ u64be(timestamp)`. True iff the model is registered,
+//!   the key is authorised for it, the timestamp is at most 60 s past the block's, and the
+//!   signature verifies; a well-formed proof that fails any of these is false.
+//!
+//!   Kind 0x02 (docs/DESIGN-aivm.md, "Receipts"): `modelId` is the *A-chain's* model id (the
+//!   A-chain registered the model and checked the provider; this registry's own registrations
+//!   play no part). A receipt that does not decode halts with [`Halt::Receipt`], naming the
+//!   field. A well-formed receipt is true iff an imported block hash exists at its header's
+//!   height, the header hashes to it, the transaction's Merkle path leads to the header's
+//!   `tx_root`, the transaction records that result attestation, and the attestation's model,
+//!   input and output are exactly the arguments; otherwise false. A height not imported (yet)
+//!   is false rather than a halt, like an unregistered model for kind 0x01: whether a bridge
+//!   has caught up is state, not a malformed call, and a halt would burn the caller's gas.
 //! - Writes are refused in static calls; the precompile keeps state in its own account, so
 //!   DELEGATECALL and CALLCODE are refused.
 
 use crate::abi::IModelRegistry;
 use crate::ai_mining::{self, take, take_mldsa};
+use crate::config::PoaiConfig;
 use crate::error::{Failure, Halt, Result};
 use crate::gas::{self, GasMeter, SLOAD_GAS, SSTORE_GAS};
 use crate::state::{self, CallEnv, Storage, field, slot};
 use alloy_primitives::{Address, B256, U256, address};
 use alloy_sol_types::SolCall;
+use poai_chain::Hash32;
+use poai_chain::ai::receipt::InferenceReceipt;
 use poai_primitives::ChainId;
 
 /// The precompile's address.
@@ -52,8 +76,12 @@ pub const MAX_NAME_LEN: usize = 256;
 pub const MAX_METADATA_LEN: usize = 16 * 1024;
 /// Proof kind: a signed inference attestation.
 pub const PROOF_SIGNED_ATTESTATION: u8 = 0x01;
-/// Proof kind: an A-chain receipt (reserved).
+/// Proof kind: an A-chain inference receipt.
 pub const PROOF_ACHAIN_RECEIPT: u8 = 0x02;
+/// Per 32-byte word of an A-chain receipt: it is decoded, its transaction re-encoded and
+/// hashed, the header hashed, and the Merkle path folded (benches/gas.rs,
+/// `verify_receipt` rows; docs/PERFORMANCE.md, "Precompile gas").
+pub const RECEIPT_PER_WORD_GAS: u64 = 12;
 /// Domain of the attestation message.
 pub const ATTESTATION_DOMAIN: &[u8] = b"poai/inference/v1";
 /// How far past the block time an attestation's timestamp may be.
@@ -62,6 +90,7 @@ pub const MAX_FUTURE_SECS: u64 = 60;
 const MODEL_TAG: &[u8] = b"poai.model";
 const PROVIDER_TAG: &[u8] = b"poai.model.provider";
 const MODEL_ID_DOMAIN: &[u8] = b"poai/model/v1";
+const ACHAIN_BLOCK_TAG: &[u8] = b"poai.achain.block";
 
 /// Runs a call to 0x0302.
 pub fn run(
@@ -69,6 +98,7 @@ pub fn run(
     env: &CallEnv,
     gas: &mut GasMeter,
     storage: &mut dyn Storage,
+    config: &PoaiConfig,
 ) -> Result<Vec<u8>> {
     if env.delegated {
         return Err(Halt::DelegateCallRefused(NAME).into());
@@ -108,6 +138,14 @@ pub fn run(
             authorize_provider(c.modelId, c.providerKeyHash, c.allowed, env, gas, storage)?;
             Ok(Vec::new())
         }
+        IModelRegistry::importAChainBlockCall::SELECTOR => {
+            let c = crate::abi::decode::<IModelRegistry::importAChainBlockCall>(
+                input,
+                "importAChainBlock",
+            )?;
+            import_achain_block(c.height, c.blockHash, env, gas, storage, config)?;
+            Ok(Vec::new())
+        }
         _ => Err(Halt::UnknownSelector(ai_mining::hex_of(selector), "IModelRegistry").into()),
     }
 }
@@ -130,6 +168,11 @@ pub fn model_slot(id: &B256) -> U256 {
 /// The slot saying whether a provider key may attest for a model.
 pub fn provider_slot(id: &B256, key_hash: &B256) -> U256 {
     slot(PROVIDER_TAG, &[id.as_slice(), key_hash.as_slice()])
+}
+
+/// The slot holding the imported A-chain block hash at `height`.
+pub fn achain_block_slot(height: u64) -> U256 {
+    slot(ACHAIN_BLOCK_TAG, &[&height.to_be_bytes()])
 }
 
 /// The message a provider signs for an execution.
@@ -250,6 +293,47 @@ pub fn authorize_provider(
     storage.sstore(provider_slot(&id, &key_hash), U256::from(u8::from(allowed)))
 }
 
+/// `importAChainBlock(height, blockHash)`: records a block hash the bridge vouches for.
+pub fn import_achain_block(
+    height: u64,
+    block_hash: B256,
+    env: &CallEnv,
+    gas: &mut GasMeter,
+    storage: &mut dyn Storage,
+    config: &PoaiConfig,
+) -> Result<()> {
+    const OP: &str = "importAChainBlock";
+    if env.is_static {
+        return Err(Halt::StaticCallWrite(OP).into());
+    }
+    if !config.is_bridge_contract(&env.caller) {
+        return Err(Halt::CallerNotBridge {
+            op: OP,
+            caller: env.caller.to_string(),
+        }
+        .into());
+    }
+    if block_hash == B256::ZERO {
+        // Zero is what an empty slot reads as: it would import nothing.
+        return Err(Halt::invalid("blockHash", "must not be zero").into());
+    }
+    gas.charge(BASE_GAS + SLOAD_GAS + SSTORE_GAS)?;
+    let key = achain_block_slot(height);
+    let stored = storage.sload(key)?;
+    if stored.is_zero() {
+        return storage.sstore(key, state::word(block_hash));
+    }
+    if stored != state::word(block_hash) {
+        return Err(Halt::BlockHashConflict {
+            height,
+            stored: B256::from(state::bytes(stored)).to_string(),
+            given: block_hash.to_string(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// `verifyExecution(modelId, inputHash, outputHash, proof)`.
 pub fn verify_execution(
     id: B256,
@@ -268,11 +352,7 @@ pub fn verify_execution(
     match kind {
         PROOF_SIGNED_ATTESTATION => {}
         PROOF_ACHAIN_RECEIPT => {
-            return Err(Halt::invalid(
-                "proof.kind",
-                "A-chain receipts (0x02) are not supported yet",
-            )
-            .into());
+            return verify_receipt(id, input_hash, output_hash, rest, gas, storage);
         }
         other => {
             return Err(
@@ -309,6 +389,38 @@ pub fn verify_execution(
     poai_crypto::verify(param, pk, &msg, &[], sig).map_err(Failure::from)
 }
 
+/// Proof kind 0x02: `receipt` is an encoded [`InferenceReceipt`]. The same check as
+/// `poai_chain::ai::receipt::verify_execution`, with the trusted hash read from storage: the
+/// receipt is decoded first so that exactly one slot, its height's, is read (the chain's
+/// helper takes a lookup closure, which cannot return a storage error).
+pub fn verify_receipt(
+    id: B256,
+    input_hash: B256,
+    output_hash: B256,
+    receipt: &[u8],
+    gas: &mut GasMeter,
+    storage: &mut dyn Storage,
+) -> Result<bool> {
+    gas.charge(
+        gas::linear(BASE_GAS, RECEIPT_PER_WORD_GAS, receipt.len()).saturating_add(SLOAD_GAS),
+    )?;
+    let r = InferenceReceipt::decode(receipt).map_err(Halt::Receipt)?;
+    let height = r.header.height;
+    let stored = storage.sload(achain_block_slot(height))?;
+    if stored.is_zero() {
+        return Ok(false);
+    }
+    let trusted = Hash32(state::bytes(stored));
+    // Every other way a well-formed receipt can fail (header not the imported block, path not
+    // to its tx_root, no such result attestation in the transaction) is a false, not a halt.
+    let Ok(a) = r.verify(|h| (h == height).then_some(trusted)) else {
+        return Ok(false);
+    };
+    Ok(a.body.model_id.0 == id.0
+        && a.body.input_hash.0 == input_hash.0
+        && a.body.output_hash.0 == output_hash.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,8 +439,11 @@ mod tests {
         }
     }
 
+    const BRIDGE: Address = address!("0000000000000000000000000000000000000b1d");
+
     fn call(input: &[u8], env: &CallEnv, st: &mut MemoryStorage) -> Result<Vec<u8>> {
-        run(input, env, &mut GasMeter::new(10_000_000), st)
+        let config = PoaiConfig::default().with_bridge_contracts([BRIDGE]);
+        run(input, env, &mut GasMeter::new(10_000_000), st, &config)
     }
 
     fn proof(sk: &SigningKey, msg: &[u8], ts: u64) -> Vec<u8> {
@@ -421,12 +536,131 @@ mod tests {
             verify(&mut st, &trailing, out),
             Err(Failure::Halt(Halt::Trailing { .. }))
         ));
+        // The same bytes as an A-chain receipt do not decode as one: a halt naming the field.
         let mut receipt = good;
         receipt[0] = PROOF_ACHAIN_RECEIPT;
+        match verify(&mut st, &receipt, out) {
+            Err(Failure::Halt(h @ Halt::Receipt(_))) => {
+                assert!(h.to_string().contains("proof.receipt"), "{h}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut unknown = receipt;
+        unknown[0] = 0x03;
         assert!(matches!(
-            verify(&mut st, &receipt, out),
-            Err(Failure::Halt(Halt::InvalidField { .. }))
+            verify(&mut st, &unknown, out),
+            Err(Failure::Halt(Halt::InvalidField {
+                field: "proof.kind",
+                ..
+            }))
         ));
+    }
+
+    fn import(height: u64, hash: B256) -> Vec<u8> {
+        IModelRegistry::importAChainBlockCall {
+            height,
+            blockHash: hash,
+        }
+        .abi_encode()
+    }
+
+    #[test]
+    fn import_achain_block_rules() {
+        let mut st = MemoryStorage::default();
+        let bridge = CallEnv {
+            caller: BRIDGE,
+            ..env()
+        };
+        let (a, b) = (B256::repeat_byte(0xa1), B256::repeat_byte(0xb2));
+        // Not the bridge (the model owner is not one), a static call, the zero hash: halts,
+        // nothing written.
+        let refused = [
+            ("stranger", env(), a),
+            (
+                "static",
+                CallEnv {
+                    is_static: true,
+                    ..bridge
+                },
+                a,
+            ),
+            ("zero_hash", bridge, B256::ZERO),
+        ];
+        for (name, e, hash) in refused {
+            let got = call(&import(7, hash), &e, &mut st);
+            let ok = match name {
+                "stranger" => matches!(got, Err(Failure::Halt(Halt::CallerNotBridge { .. }))),
+                "static" => matches!(got, Err(Failure::Halt(Halt::StaticCallWrite(_)))),
+                _ => matches!(
+                    got,
+                    Err(Failure::Halt(Halt::InvalidField {
+                        field: "blockHash",
+                        ..
+                    }))
+                ),
+            };
+            assert!(ok, "{name}: {got:?}");
+        }
+        assert!(st.slots.is_empty());
+
+        let mut meter = GasMeter::new(10_000_000);
+        let config = PoaiConfig::default().with_bridge_contracts([BRIDGE]);
+        run(&import(7, a), &bridge, &mut meter, &mut st, &config).unwrap();
+        assert_eq!(meter.used(), BASE_GAS + SLOAD_GAS + SSTORE_GAS);
+        assert_eq!(st.sload(achain_block_slot(7)).unwrap(), state::word(a));
+        assert_ne!(achain_block_slot(7), achain_block_slot(8));
+        // The same hash again: a no-op. Another: the named conflict, the first one kept.
+        call(&import(7, a), &bridge, &mut st).unwrap();
+        match call(&import(7, b), &bridge, &mut st) {
+            Err(Failure::Halt(h @ Halt::BlockHashConflict { height: 7, .. })) => {
+                assert!(h.to_string().contains("blockHash"), "{h}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(st.sload(achain_block_slot(7)).unwrap(), state::word(a));
+        // DELEGATECALL / CALLCODE: refused before anything else.
+        let delegated = CallEnv {
+            delegated: true,
+            ..bridge
+        };
+        assert!(matches!(
+            call(&import(9, a), &delegated, &mut st),
+            Err(Failure::Halt(Halt::DelegateCallRefused(_)))
+        ));
+    }
+
+    #[test]
+    fn receipt_gas_is_charged_before_decoding() {
+        // 100 bytes of garbage: the charge is for 4 words plus the SLOAD, and a meter one gas
+        // short halts out of gas rather than with the decode error.
+        let receipt = [0xffu8; 100];
+        let cost = BASE_GAS + 4 * RECEIPT_PER_WORD_GAS + SLOAD_GAS;
+        let mut st = MemoryStorage::default();
+        let mut meter = GasMeter::new(cost - 1);
+        assert!(matches!(
+            verify_receipt(
+                B256::ZERO,
+                B256::ZERO,
+                B256::ZERO,
+                &receipt,
+                &mut meter,
+                &mut st
+            ),
+            Err(Failure::Halt(Halt::OutOfGas { .. }))
+        ));
+        let mut meter = GasMeter::new(cost);
+        assert!(matches!(
+            verify_receipt(
+                B256::ZERO,
+                B256::ZERO,
+                B256::ZERO,
+                &receipt,
+                &mut meter,
+                &mut st
+            ),
+            Err(Failure::Halt(Halt::Receipt(_)))
+        ));
+        assert_eq!(meter.used(), cost);
     }
 
     #[test]

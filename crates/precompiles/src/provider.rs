@@ -13,7 +13,7 @@
 //! let mut db = InMemoryDB::default();
 //! poai_precompiles::insert_genesis(&mut db);
 //! let ctx = Context::mainnet().with_db(db).modify_cfg_chained(|cfg| cfg.chain_id = 96_369);
-//! let config = PoaiConfig::with_mining_contracts([]);
+//! let config = PoaiConfig::with_mining_contracts([]).with_bridge_contracts([]);
 //! let evm = ctx.build_mainnet().with_precompiles(PoaiPrecompiles::new(SpecId::PRAGUE, config));
 //! # let _ = evm;
 //! ```
@@ -71,7 +71,7 @@ pub fn dispatch(
     Some(match address {
         a if a == ai_mining::ADDRESS => ai_mining::run(input, env, gas, storage, config),
         a if a == nv_trust::ADDRESS => nv_trust::run(input, env, gas, config),
-        a if a == model_registry::ADDRESS => model_registry::run(input, env, gas, storage),
+        a if a == model_registry::ADDRESS => model_registry::run(input, env, gas, storage, config),
         _ => return None,
     })
 }
@@ -85,8 +85,8 @@ pub struct PoaiPrecompiles {
 }
 
 impl PoaiPrecompiles {
-    /// The provider for `spec`, with `config` (mining contracts, TEE roots, session validity,
-    /// compute-unit table).
+    /// The provider for `spec`, with `config` (mining and bridge contracts, TEE roots, session
+    /// validity, compute-unit table).
     pub fn new(spec: SpecId, config: PoaiConfig) -> Self {
         let eth = EthPrecompiles::new(spec);
         let warm = Self::warm_set(&eth);
@@ -240,7 +240,7 @@ mod tests {
                 chain_id: ChainId(96_369),
                 timestamp: 1_700_000_000,
             };
-            let config = PoaiConfig::with_mining_contracts([MINING]);
+            let config = PoaiConfig::with_mining_contracts([MINING]).with_bridge_contracts([MINING]);
             let mut storage = MemoryStorage::default();
             let mut meter = GasMeter::new(gas);
             match dispatch(address, &input, &env, &mut meter, &mut storage, &config) {

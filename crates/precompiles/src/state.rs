@@ -18,6 +18,7 @@
 //! | 0x0302 | `M + 2` | BLAKE3(name) |
 //! | 0x0302 | `M + 3` | BLAKE3(metadata) |
 //! | 0x0302 | `keccak("poai.model.provider" ‖ model_id ‖ key_hash)` | 1 if the provider key is authorised |
+//! | 0x0302 | `keccak("poai.achain.block" ‖ u64be(height))` | the imported A-chain block hash at that height |
 //!
 //! The domain strings keep the maps apart; keccak preimages of different lengths or tags cannot
 //! collide short of a keccak collision. `STORAGE.md` beside this crate has the same table, with

@@ -38,6 +38,7 @@ fn precompile_interfaces_match_the_compiled_ones() {
         (pre::IModelRegistry::registerCall::SIGNATURE, "bytes32"),
         (pre::IModelRegistry::verifyExecutionCall::SIGNATURE, "bool"),
         (pre::IModelRegistry::authorizeProviderCall::SIGNATURE, ""),
+        (pre::IModelRegistry::importAChainBlockCall::SIGNATURE, ""),
     ]);
     check_abi(&I_MODEL_REGISTRY, &registry).unwrap();
 

@@ -5,6 +5,8 @@
 // Helpers outside `#[test]` functions unwrap and panic too, as tests do.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod receipt;
+
 use alloy_primitives::{Address, B256, Bytes, U256, address};
 use alloy_sol_types::SolCall;
 use poai_crypto::{ParamSet, SigningKey};
