@@ -337,11 +337,7 @@ fn check_attestation(
             device_id: provider.device_id,
         })?;
     if mode == AttCheck::Fresh {
-        let min_tier = if model.tee_required {
-            model.min_tier
-        } else {
-            PrivacyLevel::Public
-        };
+        let min_tier = model.required_tier();
         if let Some(e) = ineligibility(st.base(), &b.provider, &provider, min_tier, ctx.timestamp) {
             return Err(e);
         }
@@ -1311,11 +1307,7 @@ fn run_deadline(st: &mut Stage<'_>, ctx: &BlockContext, d: Deadline) -> Result<(
             let model = st.model(&t.model_id).ok_or(TxError::UnknownModel {
                 model_id: t.model_id,
             })?;
-            let min_tier = if model.tee_required {
-                model.min_tier
-            } else {
-                PrivacyLevel::Public
-            };
+            let min_tier = model.required_tier();
             let pool = eligible_set(st, min_tier, now, &[t.requester]);
             let seed = draw_seed(&parent, DeadlineKind::AssignTask, &task_draw_id(t.seq));
             match draw(&seed, &pool, TASK_PROVIDERS) {
@@ -1392,11 +1384,7 @@ fn run_deadline(st: &mut Stage<'_>, ctx: &BlockContext, d: Deadline) -> Result<(
             let model = st.model(&disp.model_id).ok_or(TxError::UnknownModel {
                 model_id: disp.model_id,
             })?;
-            let min_tier = if model.tee_required {
-                model.min_tier
-            } else {
-                PrivacyLevel::Public
-            };
+            let min_tier = model.required_tier();
             let mut exclude = vec![disp.provider_a, disp.provider_b, disp.challenger];
             exclude.extend(disp.referees.iter().copied());
             let pool = eligible_set(st, min_tier, now, &exclude);

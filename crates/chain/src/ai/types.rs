@@ -528,6 +528,18 @@ pub struct Model {
     pub registered_at: u64,
 }
 
+impl Model {
+    /// The lowest provider tier this model may be assigned to: its `min_tier` when it requires a
+    /// TEE, otherwise any tier.
+    pub fn required_tier(&self) -> PrivacyLevel {
+        if self.tee_required {
+            self.min_tier
+        } else {
+            PrivacyLevel::Public
+        }
+    }
+}
+
 impl Record for Model {
     fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(256);
