@@ -1,53 +1,8 @@
-//! Fuzz the nv_trust precompile's entry point with arbitrary input, gas, caller, call kind and
-//! block time, two calls on one storage (so that state-dependent paths are reached): never a
-//! panic, never a fatal error without a database, and a success never uses more gas than given.
+//! Fuzz the nv_trust precompile's entry point: two calls on one storage with arbitrary input, gas,
+//! caller, call kind and block time (`poai_fuzz::two_calls`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use poai_precompiles::error::Failure;
-use poai_precompiles::gas::GasMeter;
-use poai_precompiles::state::{CallEnv, MemoryStorage};
-use poai_precompiles::{PoaiConfig, dispatch, nv_trust};
-use poai_primitives::ChainId;
+use poai_precompiles::nv_trust;
 
-const MINING: poai_precompiles::alloy_primitives::Address =
-    poai_precompiles::alloy_primitives::Address::repeat_byte(0xC0);
-
-fuzz_target!(|data: &[u8]| {
-    let Some((head, rest)) = data.split_first_chunk::<11>() else {
-        return;
-    };
-    let [g0, g1, g2, g3, g4, g5, g6, g7, flags, time, split] = *head;
-    let gas = u64::from_be_bytes([g0, g1, g2, g3, g4, g5, g6, g7]) % 100_000_000;
-    let (first, second) = rest.split_at(usize::from(split).min(rest.len()));
-    let config = PoaiConfig::with_mining_contracts([MINING]);
-    let mut storage = MemoryStorage::default();
-    for (i, input) in [first, second].into_iter().enumerate() {
-        let env = CallEnv {
-            caller: if flags & 1 == 0 {
-                MINING
-            } else {
-                poai_precompiles::alloy_primitives::Address::ZERO
-            },
-            is_static: flags & 2 != 0,
-            delegated: flags & 4 != 0,
-            chain_id: ChainId(96_369),
-            timestamp: 1_700_000_000 + u64::from(time) * 60 * (i as u64 + 1),
-        };
-        let mut meter = GasMeter::new(gas);
-        let before = storage.clone();
-        match dispatch(
-            nv_trust::ADDRESS,
-            input,
-            &env,
-            &mut meter,
-            &mut storage,
-            &config,
-        ) {
-            Some(Ok(_)) => assert!(meter.used() <= gas, "used {} of {gas}", meter.used()),
-            Some(Err(Failure::Halt(_))) => storage = before,
-            Some(Err(Failure::Fatal(e))) => panic!("fatal error without a database: {e}"),
-            None => panic!("no precompile at its own address"),
-        }
-    }
-});
+fuzz_target!(|data: &[u8]| poai_fuzz::two_calls(nv_trust::ADDRESS, data));
