@@ -35,6 +35,7 @@ fn setup() -> (Machine, State, Vec<Transaction>) {
         treasury: Address([2; 20]),
         accounts: Vec::new(),
         ai: Default::default(),
+        consensus: None,
     };
     let machine = Machine::new();
     let mut state = State::from_genesis(&genesis);

@@ -69,6 +69,37 @@ pub struct Genesis {
     /// AI VM parameters (stake minimums, timeouts, slashing); defaults when absent.
     #[serde(default)]
     pub ai: crate::ai::AiParams,
+    /// The validator set and epochs of a multi-validator chain (BFT consensus). Absent: one
+    /// validator, the node's own block producer (dev mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusGenesis>,
+}
+
+/// Most validators a genesis may list.
+pub const MAX_GENESIS_VALIDATORS: usize = 100;
+
+/// The consensus section of a genesis (docs/DESIGN-consensus.md, section 2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusGenesis {
+    /// Blocks per epoch; the validator set may change only between epochs.
+    pub epoch_length: u64,
+    /// The validators of the first epoch.
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// A validator of the first epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Its ed25519 consensus key (votes and p2p identity), separate from ML-DSA account keys.
+    #[serde(with = "crate::serde_hex32")]
+    pub consensus_key: [u8; 32],
+    /// Its account (ML-DSA address): the proposer named in its blocks, paid the fees.
+    pub address: Address,
+    /// Where peers reach it (`host:port`), if known at genesis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_addr: Option<String>,
 }
 
 fn one() -> u64 {
@@ -92,6 +123,26 @@ impl Genesis {
         self.ai
             .validate()
             .map_err(|reason| TxError::Malformed { reason })?;
+        if let Some(c) = &self.consensus {
+            if c.epoch_length == 0 {
+                return bad("genesis field `consensus.epoch_length` must be at least 1".into());
+            }
+            if c.validators.is_empty() || c.validators.len() > MAX_GENESIS_VALIDATORS {
+                return bad(format!(
+                    "genesis field `consensus.validators` must list 1 to {MAX_GENESIS_VALIDATORS} validators, not {}",
+                    c.validators.len()
+                ));
+            }
+            let mut keys = std::collections::BTreeSet::new();
+            for v in &c.validators {
+                if !keys.insert(v.consensus_key) {
+                    return bad(format!(
+                        "genesis field `consensus.validators` lists consensus key {} twice",
+                        hex::encode(v.consensus_key)
+                    ));
+                }
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         for a in &self.accounts {
             if !seen.insert(a.address) {

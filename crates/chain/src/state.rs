@@ -529,6 +529,7 @@ mod tests {
                 balance: 1000,
             }],
             ai: crate::ai::AiParams::default(),
+            consensus: None,
         }
     }
 

@@ -179,6 +179,7 @@ impl GenesisCommand {
                         })
                         .collect(),
                     ai: Default::default(),
+                    consensus: None,
                 };
                 g.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
                 let json = serde_json::to_string_pretty(&g)?;

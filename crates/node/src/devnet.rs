@@ -145,6 +145,7 @@ pub fn devnet_genesis(genesis_time: u64, time_step: u64) -> Genesis {
             min_dispute_bond: poai_chain::ai::UNIT,
             ..Default::default()
         },
+        consensus: None,
     }
 }
 

@@ -67,6 +67,7 @@ pub(crate) fn genesis(users: u8, ai: AiParams) -> Genesis {
             })
             .collect(),
         ai,
+        consensus: None,
     }
 }
 

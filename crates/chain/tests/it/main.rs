@@ -40,6 +40,7 @@ fn genesis(dev: bool, step: u64) -> Genesis {
             balance: 1_000,
         }],
         ai: Default::default(),
+        consensus: None,
     }
 }
 

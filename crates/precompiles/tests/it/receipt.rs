@@ -92,6 +92,7 @@ fn achain_receipt() -> Proven {
             })
             .collect(),
         ai,
+        consensus: None,
     };
     let mut state = State::from_genesis(&genesis);
     genesis_block(&mut state);
