@@ -41,6 +41,10 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// Stop after committing this height (devnets, tests).
     pub stop_at_height: Option<u64>,
+    /// Whether this node produces blocks itself (single-validator mode). A validator of a BFT
+    /// set (`poai-consensus`) turns this off: blocks then arrive through
+    /// [`Shared::commit_finalized`].
+    pub produce_blocks: bool,
 }
 
 impl NodeConfig {
@@ -57,6 +61,7 @@ impl NodeConfig {
             max_request_bytes: 8 * 1024 * 1024,
             limits: Limits::default(),
             stop_at_height: None,
+            produce_blocks: true,
         }
     }
 }
@@ -102,6 +107,9 @@ pub struct Shared {
     pub metrics: Metrics,
     proposer: Address,
     height: watch::Sender<u64>,
+    /// Transactions admitted from this node's RPC, waiting to be gossiped to the other
+    /// validators; `None` in single-validator mode (nothing to gossip).
+    outbox: Mutex<Option<Vec<poai_chain::Transaction>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -147,21 +155,62 @@ impl Shared {
         )
     }
 
-    /// Checks and admits raw transactions; one result per input, in order.
+    /// Checks and admits raw transactions; one result per input, in order. With gossip
+    /// enabled ([`Shared::enable_gossip`]) newly admitted ones are queued for the peers.
     pub fn submit(&self, txs: Vec<poai_chain::Transaction>) -> Vec<Result<TxHash, TxError>> {
+        self.admit(txs, true)
+    }
+
+    /// Admits transactions a peer gossiped: as [`Shared::submit`], never gossiped again (every
+    /// validator gossips only what its own clients sent, so nothing circulates).
+    pub fn submit_from_peer(
+        &self,
+        txs: Vec<poai_chain::Transaction>,
+    ) -> Vec<Result<TxHash, TxError>> {
+        self.admit(txs, false)
+    }
+
+    /// Turns on the gossip outbox (multi-validator mode).
+    pub fn enable_gossip(&self) {
+        let mut o = lock(&self.outbox);
+        if o.is_none() {
+            *o = Some(Vec::new());
+        }
+    }
+
+    /// Takes the transactions waiting to be gossiped.
+    pub fn take_gossip(&self) -> Vec<poai_chain::Transaction> {
+        lock(&self.outbox)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn admit(
+        &self,
+        txs: Vec<poai_chain::Transaction>,
+        gossip: bool,
+    ) -> Vec<Result<TxHash, TxError>> {
         let state = self.state();
         let prepared = self.machine.prepare(&state, txs);
         let ctx = self.next_context(&state);
+        let mut outbox = lock(&self.outbox);
+        let mut outbox = outbox.as_mut().filter(|_| gossip);
         let mut pool = self.mempool();
         let out: Vec<_> = prepared
             .into_iter()
             .map(|p| {
+                let fresh = !pool.contains(&p.hash());
+                let tx = outbox.as_ref().filter(|_| fresh).map(|_| p.tx().clone());
                 let r = pool.admit(&self.machine, &state, &ctx, p);
-                if let Err(e) = &r {
-                    self.metrics
+                match (&r, tx, outbox.as_mut()) {
+                    (Ok(_), Some(tx), Some(o)) => o.push(tx),
+                    (Err(e), _, _) => self
+                        .metrics
                         .txs_rejected
                         .with_label_values(&[e.name()])
-                        .inc();
+                        .inc(),
+                    _ => {}
                 }
                 r
             })
@@ -192,12 +241,63 @@ impl Shared {
             return Err(e.context(format!("committing block {}", ctx.height)));
         }
         state.clear_journal();
+        self.after_commit(
+            state,
+            &proposal.block,
+            &proposal.receipts,
+            &proposal.rejected,
+            started,
+        );
+        Ok(ctx.height)
+    }
+
+    /// Commits a block that consensus finalized: `state` is the state after it (executed on
+    /// the previous finalized state, journal already taken into `changes`). Written to redb in
+    /// one transaction, then made the state RPC and the mempool see.
+    pub fn commit_finalized(
+        &self,
+        block: &poai_chain::Block,
+        receipts: &[poai_chain::Receipt],
+        changes: &poai_chain::state::Changes,
+        state: State,
+        rejected: &[(TxHash, TxError)],
+    ) -> Result<()> {
+        let started = Instant::now();
+        let mut current = self.state_mut();
+        let head = current.head();
+        if block.header.height != head.height.saturating_add(1) || block.header.parent != head.hash
+        {
+            anyhow::bail!(
+                "finalized block {} does not extend the committed head {} ({})",
+                block.header.height,
+                head.height,
+                head.hash
+            );
+        }
+        self.store
+            .commit_block(block, receipts, changes, &state.meta())
+            .with_context(|| format!("committing finalized block {}", block.header.height))?;
+        *current = state;
+        self.after_commit(current, block, receipts, rejected, started);
+        Ok(())
+    }
+
+    /// Mempool, rejections, metrics and the height watch after a block was committed.
+    fn after_commit(
+        &self,
+        state: RwLockWriteGuard<'_, State>,
+        block: &poai_chain::Block,
+        receipts: &[poai_chain::Receipt],
+        rejected: &[(TxHash, TxError)],
+        started: Instant,
+    ) {
+        let height = block.header.height;
         let mut pool = self.mempool();
-        pool.remove(proposal.receipts.iter().map(|r| r.tx_hash));
-        pool.remove(proposal.rejected.iter().map(|(h, _)| *h));
+        pool.remove(receipts.iter().map(|r| r.tx_hash));
+        pool.remove(rejected.iter().map(|(h, _)| *h));
         {
             let mut rej = self.rejections();
-            for (h, e) in &proposal.rejected {
+            for (h, e) in rejected {
                 self.metrics
                     .txs_rejected
                     .with_label_values(&[e.name()])
@@ -209,19 +309,46 @@ impl Shared {
         m.mempool.set(i64::try_from(pool.len()).unwrap_or(i64::MAX));
         drop(pool);
         drop(state);
-        m.height.set(i64::try_from(ctx.height).unwrap_or(i64::MAX));
+        m.height.set(i64::try_from(height).unwrap_or(i64::MAX));
         m.blocks.inc();
         m.txs_included
-            .inc_by(u64::try_from(proposal.receipts.len()).unwrap_or(0));
-        let mined = proposal
-            .receipts
+            .inc_by(u64::try_from(receipts.len()).unwrap_or(0));
+        let mined = receipts
             .iter()
             .filter(|r| matches!(r.outcome, poai_chain::Outcome::Mined { .. }))
             .count();
         m.proofs_accepted.inc_by(u64::try_from(mined).unwrap_or(0));
         m.block_seconds.observe(started.elapsed().as_secs_f64());
-        self.height.send_replace(ctx.height);
-        Ok(ctx.height)
+        self.height.send_replace(height);
+    }
+
+    /// Watches the committed head height.
+    pub fn heights(&self) -> watch::Receiver<u64> {
+        self.height.subscribe()
+    }
+
+    /// Opens (or initialises) the chain in `cfg.data_dir` without starting anything.
+    pub fn open(cfg: &NodeConfig, machine: Machine) -> Result<Arc<Self>> {
+        cfg.genesis
+            .validate()
+            .map_err(|e| anyhow::anyhow!("genesis: {e}"))?;
+        let store = Store::open(&cfg.data_dir.join("chain.redb"))?;
+        let state = store.open_chain(&cfg.genesis)?;
+        let head = state.head().height;
+        let metrics = Metrics::new().context("registering metrics")?;
+        metrics.height.set(i64::try_from(head).unwrap_or(i64::MAX));
+        let (height, _) = watch::channel(head);
+        Ok(Arc::new(Self {
+            machine,
+            store,
+            state: RwLock::new(state),
+            mempool: Mutex::new(Mempool::new(cfg.limits)),
+            rejections: Mutex::new(Rejections::default()),
+            metrics,
+            proposer: cfg.proposer,
+            height,
+            outbox: Mutex::new(None),
+        }))
     }
 }
 
@@ -271,26 +398,12 @@ impl NodeHandle {
 
 /// Opens the chain in `cfg.data_dir` and starts producing blocks and serving RPC.
 pub async fn start(cfg: NodeConfig, machine: Machine) -> Result<NodeHandle> {
-    cfg.genesis
-        .validate()
-        .map_err(|e| anyhow::anyhow!("genesis: {e}"))?;
-    let store = Store::open(&cfg.data_dir.join("chain.redb"))?;
-    let state = store.open_chain(&cfg.genesis)?;
-    let head = state.head().height;
-    let metrics = Metrics::new().context("registering metrics")?;
-    metrics.height.set(i64::try_from(head).unwrap_or(i64::MAX));
-    let (height, _) = watch::channel(head);
-    let shared = Arc::new(Shared {
-        machine,
-        store,
-        state: RwLock::new(state),
-        mempool: Mutex::new(Mempool::new(cfg.limits)),
-        rejections: Mutex::new(Rejections::default()),
-        metrics,
-        proposer: cfg.proposer,
-        height,
-    });
+    let shared = Shared::open(&cfg, machine)?;
+    serve(cfg, shared).await
+}
 
+/// Starts RPC, metrics and (if `cfg.produce_blocks`) the block producer for an opened chain.
+pub async fn serve(cfg: NodeConfig, shared: Arc<Shared>) -> Result<NodeHandle> {
     let rpc_config = ServerConfig::builder()
         .max_request_body_size(cfg.max_request_bytes)
         .max_response_body_size(64 * 1024 * 1024)
@@ -321,12 +434,16 @@ pub async fn start(cfg: NodeConfig, machine: Machine) -> Result<NodeHandle> {
         None => None,
     };
     let (stop, stop_rx) = watch::channel(false);
-    let producer = tokio::spawn(produce_loop(
-        shared.clone(),
-        cfg.block_interval,
-        cfg.stop_at_height,
-        stop_rx,
-    ));
+    let producer = if cfg.produce_blocks {
+        tokio::spawn(produce_loop(
+            shared.clone(),
+            cfg.block_interval,
+            cfg.stop_at_height,
+            stop_rx,
+        ))
+    } else {
+        tokio::spawn(wait_stop(stop_rx))
+    };
     Ok(NodeHandle {
         rpc_addr,
         metrics_addr: metrics_task.as_ref().map(|(a, _)| *a),
@@ -336,6 +453,15 @@ pub async fn start(cfg: NodeConfig, machine: Machine) -> Result<NodeHandle> {
         producer,
         metrics_task: metrics_task.map(|(_, t)| t),
     })
+}
+
+async fn wait_stop(mut stop: watch::Receiver<bool>) -> Result<()> {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 async fn produce_loop(

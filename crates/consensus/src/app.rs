@@ -1,0 +1,442 @@
+//! The state machine behind simplex: [`PoaiApp`] proposes and verifies blocks on speculative
+//! state, [`Finalizer`] commits finalized blocks to the node's storage (docs/DESIGN-consensus.md,
+//! sections 1.2 to 1.4).
+//!
+//! - Simplex may notarize blocks that are never finalized, so every proposed or verified block
+//!   keeps the state after it in a [`Pending`] entry keyed by its hash; children build on that.
+//!   The node's own state (what RPC reads) only ever holds finalized blocks.
+//! - After a restart, or when a peer's block builds on blocks this node never saw, the state is
+//!   rebuilt by executing the missing ancestors on top of the finalized head (marshal fetches
+//!   them from peers).
+//! - The finalizer is the only writer of redb. Marshal delivers finalized blocks in height order,
+//!   at least once, and waits for the acknowledgement, which comes after the redb commit: a crash
+//!   between the two redelivers the block, which is then recognised by its stored hash.
+//! - `verify` answers `false` only for what is wrong with the block itself (bad header, bad
+//!   transaction, wrong proposer, oversize), never for a temporary condition.
+
+use crate::block::{MAX_BLOCK_BYTES, PoaiBlock, digest_of};
+use commonware_actor::Feedback;
+use commonware_codec::DecodeExt as _;
+use commonware_consensus::marshal::{Update, ancestry::Ancestry};
+use commonware_consensus::simplex::{scheme::ed25519 as simplex_ed25519, types::Context};
+use commonware_consensus::{Application, Reporter};
+use commonware_cryptography::{Digested, blake3::Digest, ed25519::PublicKey};
+use commonware_runtime::Clock;
+use commonware_utils::{Acknowledgement as _, acknowledgement::Exact};
+use futures::StreamExt;
+use poai_chain::state::Changes;
+use poai_chain::{BlockContext, Hash32, Machine, Receipt, State, TxError, TxHash};
+use poai_node::node::Shared;
+use poai_primitives::Address;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Most unfinalized ancestors re-executed to rebuild a fork's state.
+const MAX_REBUILD: usize = 512;
+
+/// A proposer's timestamp may run this far ahead of a verifier's clock; beyond it the verifier
+/// waits (clock skew is temporary, so it is never a reason to vote no).
+const MAX_FUTURE_SECS: u64 = 5;
+
+/// The validators of the chain: consensus key → account paid as proposer.
+#[derive(Debug, Clone)]
+pub struct Validators {
+    keys: Vec<PublicKey>,
+    accounts: HashMap<PublicKey, Address>,
+}
+
+impl Validators {
+    /// From (consensus key, account) pairs.
+    pub fn new(pairs: impl IntoIterator<Item = (PublicKey, Address)>) -> Self {
+        let mut keys = Vec::new();
+        let mut accounts = HashMap::new();
+        for (k, a) in pairs {
+            if accounts.insert(k.clone(), a).is_none() {
+                keys.push(k);
+            }
+        }
+        keys.sort();
+        Self { keys, accounts }
+    }
+
+    /// The validators a genesis lists; an error names the key that is not an ed25519 point.
+    pub fn from_genesis(genesis: &poai_chain::Genesis) -> anyhow::Result<Self> {
+        let c = genesis
+            .consensus
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the genesis has no `consensus` section"))?;
+        let mut pairs = Vec::new();
+        for v in &c.validators {
+            let key = PublicKey::decode(v.consensus_key.to_vec()).map_err(|e| {
+                anyhow::anyhow!(
+                    "genesis field `consensus.validators`: key {} is not an ed25519 public key: {e}",
+                    hex::encode(v.consensus_key)
+                )
+            })?;
+            pairs.push((key, v.address));
+        }
+        Ok(Self::new(pairs))
+    }
+
+    /// The consensus keys, sorted.
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// The account of a validator.
+    pub fn account(&self, key: &PublicKey) -> Option<Address> {
+        self.accounts.get(key).copied()
+    }
+}
+
+/// A block this node proposed or verified, not finalized yet, with the state after it.
+struct Pending {
+    height: u64,
+    parent: Hash32,
+    state: State,
+    changes: Changes,
+    receipts: Vec<Receipt>,
+    rejected: Vec<(TxHash, TxError)>,
+    txs: HashSet<TxHash>,
+}
+
+/// One line per finalized block, for tests and tools: height, block hash, state root.
+pub type FinalizedLog = Arc<Mutex<Vec<(u64, Hash32, Hash32)>>>;
+
+struct Inner {
+    shared: Arc<Shared>,
+    validators: Validators,
+    block_interval: Duration,
+    pending: Mutex<HashMap<Hash32, Arc<Pending>>>,
+    /// When this node first had each unfinalized block (paces the next proposal).
+    seen: Mutex<HashMap<Hash32, SystemTime>>,
+    log: Option<FinalizedLog>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The application simplex drives (through marshal's `Inline` adapter).
+#[derive(Clone)]
+pub struct PoaiApp {
+    inner: Arc<Inner>,
+}
+
+impl PoaiApp {
+    /// An application over an opened node; `log` records every finalized block if given.
+    pub fn new(
+        shared: Arc<Shared>,
+        validators: Validators,
+        block_interval: Duration,
+        log: Option<FinalizedLog>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shared,
+                validators,
+                block_interval,
+                pending: Mutex::new(HashMap::new()),
+                seen: Mutex::new(HashMap::new()),
+                log,
+            }),
+        }
+    }
+
+    /// The reporter marshal hands finalized blocks to.
+    pub fn finalizer(&self) -> Finalizer {
+        Finalizer {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// The state after `parent`: the finalized state, a pending block's, or rebuilt by executing
+    /// the unfinalized ancestors that `ancestry` yields after `parent`. `None` if `parent` is not
+    /// on the finalized chain's future (a fork below the finalized head) or cannot be rebuilt.
+    async fn state_after(
+        &self,
+        parent: &Digested<PoaiBlock>,
+        ancestry: &mut (impl futures::Stream<Item = Digested<PoaiBlock>> + Unpin),
+    ) -> Option<State> {
+        let inner = &self.inner;
+        let mut chain = vec![parent.clone()];
+        let mut base = loop {
+            let last = chain.last()?.inner();
+            let hash = last.hash();
+            {
+                let finalized = inner.shared.state();
+                let head = finalized.head();
+                if hash == head.hash {
+                    break finalized.clone();
+                }
+                if last.block().header.height <= head.height {
+                    return None;
+                }
+            }
+            if let Some(p) = lock(&inner.pending).get(&hash) {
+                break p.state.clone();
+            }
+            if chain.len() > MAX_REBUILD {
+                return None;
+            }
+            chain.push(ancestry.next().await?);
+        };
+        // The first entry of `chain` is the base itself; execute the others oldest first.
+        for b in chain.iter().skip(1).rev() {
+            self.execute(&mut base, b.inner())?;
+        }
+        Some(base)
+    }
+
+    /// Executes `block` on `state` (the state after its parent) and remembers the result.
+    fn execute(&self, state: &mut State, block: &PoaiBlock) -> Option<()> {
+        let receipts = self
+            .inner
+            .shared
+            .machine
+            .execute_block(state, block.block())
+            .ok()?;
+        let changes = state.take_changes();
+        self.remember(block, state.clone(), changes, receipts, Vec::new());
+        Some(())
+    }
+
+    fn remember(
+        &self,
+        block: &PoaiBlock,
+        state: State,
+        changes: Changes,
+        receipts: Vec<Receipt>,
+        rejected: Vec<(TxHash, TxError)>,
+    ) {
+        let header = &block.block().header;
+        let pending = Pending {
+            height: header.height,
+            parent: header.parent,
+            state,
+            changes,
+            txs: receipts.iter().map(|r| r.tx_hash).collect(),
+            receipts,
+            rejected,
+        };
+        lock(&self.inner.pending).insert(block.hash(), Arc::new(pending));
+    }
+
+    /// Transactions already in unfinalized ancestors of a new block on `parent`.
+    fn pending_txs(&self, mut parent: Hash32) -> HashSet<TxHash> {
+        let pending = lock(&self.inner.pending);
+        let mut out = HashSet::new();
+        while let Some(p) = pending.get(&parent) {
+            out.extend(p.txs.iter().copied());
+            parent = p.parent;
+        }
+        out
+    }
+
+    fn mark_seen(&self, hash: Hash32, at: SystemTime) {
+        lock(&self.inner.seen).entry(hash).or_insert(at);
+    }
+}
+
+impl<E: Clock + Send + 'static> Application<E> for PoaiApp {
+    type SigningScheme = simplex_ed25519::Scheme;
+    type Context = Context<Digest, PublicKey>;
+    type Block = PoaiBlock;
+    type Input = ();
+
+    async fn propose(
+        &mut self,
+        context: (E, Self::Context),
+        ancestry: impl Ancestry<Self::Block>,
+        _input: (),
+    ) -> Option<Digested<Self::Block>> {
+        let (clock, ctx) = context;
+        let mut ancestry = Box::pin(ancestry);
+        let parent = ancestry.next().await?;
+        let proposer = self.inner.validators.account(&ctx.leader)?;
+        // Pace the chain: one block per interval after the parent arrived here.
+        let first_seen = lock(&self.inner.seen)
+            .get(&parent.inner().hash())
+            .copied()
+            .unwrap_or_else(|| clock.current());
+        clock
+            .sleep_until(first_seen + self.inner.block_interval)
+            .await;
+        let mut state = self.state_after(&parent, &mut ancestry).await?;
+        let now = clock.current();
+        let ctx = BlockContext::next(
+            &state,
+            Machine::next_timestamp(&state, unix_secs(now)),
+            proposer,
+        );
+        let max = usize::try_from(state.genesis().max_block_txs).unwrap_or(usize::MAX);
+        let skip = self.pending_txs(parent.inner().hash());
+        let candidates = {
+            let pool = self.inner.shared.mempool();
+            pool.candidates(max.saturating_add(skip.len()))
+        };
+        // Leave room for the header and the count; a block is one p2p message.
+        let mut budget = MAX_BLOCK_BYTES.saturating_sub(4096);
+        let candidates: Vec<_> = candidates
+            .into_iter()
+            .filter(|p| !skip.contains(&p.hash()))
+            .take_while(|p| {
+                let len = p.tx().encode().len().saturating_add(4);
+                budget = budget.saturating_sub(len);
+                budget > 0
+            })
+            .collect();
+        let proposal = self
+            .inner
+            .shared
+            .machine
+            .propose(&mut state, ctx, &candidates);
+        let changes = state.take_changes();
+        let block = PoaiBlock::new(proposal.block);
+        self.remember(&block, state, changes, proposal.receipts, proposal.rejected);
+        self.mark_seen(block.hash(), now);
+        Some(block.digested())
+    }
+
+    async fn verify(
+        &mut self,
+        context: (E, Self::Context),
+        ancestry: impl Ancestry<Self::Block>,
+    ) -> bool {
+        let (clock, ctx) = context;
+        let mut ancestry = Box::pin(ancestry);
+        let (Some(block), Some(parent)) = (ancestry.next().await, ancestry.next().await) else {
+            return false;
+        };
+        let b = block.inner();
+        if b.encoded_len() > MAX_BLOCK_BYTES
+            || Some(b.block().header.proposer) != self.inner.validators.account(&ctx.leader)
+        {
+            return false;
+        }
+        // A timestamp ahead of our clock: wait for the clock (bounded by simplex's timeouts).
+        // A devnet's chain time is synthetic (parent + step, checked by the state machine).
+        let ts = b.block().header.timestamp;
+        let limit = unix_secs(clock.current()).saturating_add(MAX_FUTURE_SECS);
+        let synthetic = self
+            .inner
+            .shared
+            .state()
+            .genesis()
+            .dev_block_time_step
+            .is_some();
+        if ts > limit && !synthetic {
+            clock
+                .sleep(Duration::from_secs(ts.saturating_sub(limit)))
+                .await;
+        }
+        if lock(&self.inner.pending).contains_key(&b.hash()) {
+            return true;
+        }
+        let Some(mut state) = self.state_after(&parent, &mut ancestry).await else {
+            return false;
+        };
+        let ok = self.execute(&mut state, b).is_some();
+        if ok {
+            self.mark_seen(b.hash(), clock.current());
+        }
+        ok
+    }
+}
+
+/// Commits finalized blocks to the node (the `Reporter` marshal delivers them to).
+#[derive(Clone)]
+pub struct Finalizer {
+    inner: Arc<Inner>,
+}
+
+impl Finalizer {
+    fn finalize(&self, block: &PoaiBlock) -> anyhow::Result<()> {
+        let inner = &self.inner;
+        let shared = &inner.shared;
+        let height = block.block().header.height;
+        let head = shared.state().head();
+        if height <= head.height {
+            // Marshal delivers at least once: a block we committed before a restart.
+            let stored = shared
+                .store
+                .block(height)?
+                .ok_or_else(|| anyhow::anyhow!("no stored block at height {height}"))?;
+            anyhow::ensure!(
+                stored.hash() == block.hash(),
+                "finalized block {height} is {} but {} is stored: finalized fork",
+                block.hash(),
+                stored.hash()
+            );
+            return Ok(());
+        }
+        let pending = lock(&inner.pending).remove(&block.hash());
+        let (state, changes, receipts, rejected) = match pending {
+            Some(p) if p.parent == head.hash => match Arc::try_unwrap(p) {
+                Ok(p) => (p.state, p.changes, p.receipts, p.rejected),
+                Err(p) => (
+                    p.state.clone(),
+                    p.changes.clone(),
+                    p.receipts.clone(),
+                    p.rejected.clone(),
+                ),
+            },
+            _ => {
+                let mut state = shared.state().clone();
+                let receipts = shared
+                    .machine
+                    .execute_block(&mut state, block.block())
+                    .map_err(|e| anyhow::anyhow!("finalized block {height} is invalid: {e}"))?;
+                let changes = state.take_changes();
+                (state, changes, receipts, Vec::new())
+            }
+        };
+        let root = state.head().state_root;
+        shared.commit_finalized(block.block(), &receipts, &changes, state, &rejected)?;
+        // Drop what can no longer be built on; the pacing entry of this block stays (the next
+        // proposal waits on it).
+        let keep: HashSet<Hash32> = {
+            let mut pending = lock(&inner.pending);
+            pending.retain(|_, p| p.height > height);
+            pending.keys().copied().collect()
+        };
+        lock(&inner.seen).retain(|h, _| *h == block.hash() || keep.contains(h));
+        if let Some(log) = &inner.log {
+            lock(log).push((height, block.hash(), root));
+        }
+        Ok(())
+    }
+}
+
+impl Reporter for Finalizer {
+    type Activity = Update<PoaiBlock, Exact>;
+
+    fn report(&mut self, activity: Self::Activity) -> Feedback {
+        if let Update::Block(block, ack) = activity {
+            match self.finalize(block.inner()) {
+                Ok(()) => ack.acknowledge(),
+                // Not acknowledging stops marshal from delivering more: the node halts at the
+                // last good height instead of building on a state it cannot trust.
+                Err(e) => eprintln!("poai consensus: halting: {e:#}"),
+            }
+        }
+        Feedback::Ok
+    }
+}
+
+/// The digest marshal and simplex start from: the stored genesis block's hash.
+pub fn genesis_digest(shared: &Shared) -> anyhow::Result<(Digest, Digested<PoaiBlock>)> {
+    let g = shared
+        .store
+        .block(0)?
+        .ok_or_else(|| anyhow::anyhow!("the database has no genesis block"))?;
+    let block = PoaiBlock::new(g);
+    Ok((digest_of(block.hash()), block.digested()))
+}

@@ -1,0 +1,20 @@
+//! Multi-validator A-chain (SPEC section 6; docs/DESIGN-consensus.md): the node's state machine
+//! driven by an existing BFT engine, commonware's simplex, with marshal for block sync and
+//! authenticated p2p between validators.
+//!
+//! - [`block`]: the block as consensus sees it (digest = the chain's block hash).
+//! - [`app`]: propose and verify on speculative state; commit finalized blocks.
+//! - [`gossip`]: mempool gossip between validators.
+//! - [`engine`]: wiring one validator on any commonware runtime and network.
+//!
+//! `poai-chain` and `poai-node` never see a commonware type: this crate is the only one that
+//! depends on commonware, so `cargo test -p poai-chain` never compiles it.
+
+pub mod app;
+pub mod block;
+pub mod engine;
+pub mod gossip;
+
+pub use app::{FinalizedLog, PoaiApp, Validators};
+pub use block::PoaiBlock;
+pub use engine::{Channels, EngineConfig, start};
