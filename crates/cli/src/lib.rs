@@ -106,6 +106,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
         },
         Command::Precompile(cmd) => poai_precompiles::cli::run(&cmd).map(Output::ok),
         // These commands print progress as they go and return nothing to print at the end.
+        Command::Node(args) if args.consensus_key.is_some() => {
+            poai_consensus::validator::run(args).map(|()| Output::ok(""))
+        }
         Command::Node(args) => args.run().map(|()| Output::ok("")),
         Command::Genesis(cmd) => cmd.run().map(|()| Output::ok("")),
         Command::Devnet(args) => poai_node::devnet::run(args).map(|()| Output::ok("")),

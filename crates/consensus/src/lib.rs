@@ -6,6 +6,8 @@
 //! - [`app`]: propose and verify on speculative state; commit finalized blocks.
 //! - [`gossip`]: mempool gossip between validators.
 //! - [`engine`]: wiring one validator on any commonware runtime and network.
+//! - [`validator`]: `poai node --consensus-key`: a validator on tokio with authenticated TCP.
+//! - [`keys`]: consensus key files.
 //!
 //! `poai-chain` and `poai-node` never see a commonware type: this crate is the only one that
 //! depends on commonware, so `cargo test -p poai-chain` never compiles it.
@@ -14,6 +16,8 @@ pub mod app;
 pub mod block;
 pub mod engine;
 pub mod gossip;
+pub mod keys;
+pub mod validator;
 
 pub use app::{FinalizedLog, PoaiApp, Validators};
 pub use block::PoaiBlock;

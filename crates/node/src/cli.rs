@@ -23,7 +23,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// `poai node`: runs an A-chain node in single-validator mode until Ctrl-C.
+/// `poai node`: runs an A-chain node until Ctrl-C: the single validator of a dev chain, or (with
+/// `--consensus-key`, from the `poai` binary) one validator of the set its genesis lists.
 #[derive(Debug, Clone, Args)]
 pub struct NodeArgs {
     /// The genesis file (JSON; see `poai genesis new`).
@@ -54,16 +55,35 @@ pub struct NodeArgs {
     /// Stop after committing this height.
     #[arg(long)]
     pub stop_at: Option<u64>,
+    /// Validator mode (a genesis with a `consensus` section): this validator's ed25519
+    /// consensus key file (64 hex digits; `poai validator key` writes one).
+    #[arg(long)]
+    pub consensus_key: Option<PathBuf>,
+    /// Validator mode: where to listen for the other validators (authenticated, encrypted).
+    #[arg(long, default_value = "127.0.0.1:30300")]
+    pub p2p: SocketAddr,
+    /// Validator mode: peers as `KEYHEX@HOST:PORT`, comma-separated; each overrides or adds to
+    /// the address genesis gives for that key.
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// Validator mode: p2p settings for a local or private network (private addresses allowed,
+    /// fast redial after a peer restarts). Devnets use it.
+    #[arg(long)]
+    pub p2p_local: bool,
 }
 
 impl NodeArgs {
-    /// Runs the node (creates its own tokio runtime) until Ctrl-C or `--stop-at`.
-    pub fn run(self) -> Result<()> {
-        let genesis: Genesis = serde_json::from_slice(
+    /// Reads and parses the genesis file.
+    pub fn read_genesis(&self) -> Result<Genesis> {
+        serde_json::from_slice(
             &std::fs::read(&self.genesis)
                 .with_context(|| format!("reading {}", self.genesis.display()))?,
         )
-        .with_context(|| format!("parsing {}", self.genesis.display()))?;
+        .with_context(|| format!("parsing {}", self.genesis.display()))
+    }
+
+    /// The node configuration these arguments describe.
+    pub fn config(&self, genesis: Genesis) -> NodeConfig {
         let mut cfg = NodeConfig::new(genesis, self.data.clone());
         cfg.rpc_addr = self.rpc;
         cfg.metrics_addr = self.metrics;
@@ -71,6 +91,19 @@ impl NodeArgs {
         cfg.proposer = self.proposer.unwrap_or_default();
         cfg.max_request_bytes = self.max_request_bytes;
         cfg.stop_at_height = self.stop_at;
+        cfg
+    }
+
+    /// Runs the node (creates its own tokio runtime) until Ctrl-C or `--stop-at`.
+    pub fn run(self) -> Result<()> {
+        let genesis = self.read_genesis()?;
+        if genesis.consensus.is_some() {
+            anyhow::bail!(
+                "{} lists a validator set: run this node as one of them with `poai node --consensus-key FILE` (the `poai` binary)",
+                self.genesis.display()
+            );
+        }
+        let cfg = self.config(genesis);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -1,0 +1,201 @@
+//! `poai node --consensus-key FILE`: one validator of the set a genesis lists, on commonware's
+//! tokio runtime with authenticated, encrypted TCP between validators (docs/DESIGN-consensus.md,
+//! section 4.3). JSON-RPC and metrics are the node's own, served on the same runtime.
+//!
+//! Storage: `DATA/chain.redb` holds only finalized blocks and the state after them (written by the
+//! finalizer); `DATA/consensus/` is commonware's: the journal of this validator's votes (what
+//! keeps a restarted validator from voting twice) and marshal's archives of finalized blocks and
+//! certificates, which peers backfill from.
+
+use crate::app::{PoaiApp, Validators};
+use crate::block::MAX_MESSAGE_BYTES;
+use crate::engine::{self, Channels, EngineConfig, channel};
+use anyhow::{Context, Result};
+use commonware_codec::DecodeExt as _;
+use commonware_cryptography::{Signer as _, ed25519::PublicKey};
+use commonware_p2p::authenticated::lookup;
+use commonware_p2p::{Address as PeerAddress, AddressableManager as _};
+use commonware_runtime::{Quota, Runner as _, Supervisor as _, tokio as cw_tokio};
+use commonware_stream::{
+    cups::{self, Cups},
+    sake::{self, Sake},
+};
+use commonware_utils::{NZU32, NZUsize, ordered::Map};
+use poai_node::cli::NodeArgs;
+use poai_node::node::{self, Shared};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Messages per second per peer and channel (simplex votes dominate: a few per view).
+const QUOTA: Quota = Quota::per_second(NZU32!(10_000));
+
+/// Parses `KEYHEX@HOST:PORT`.
+pub fn parse_peer(s: &str) -> Result<(PublicKey, SocketAddr)> {
+    let (key, addr) = s
+        .split_once('@')
+        .ok_or_else(|| anyhow::anyhow!("--peers entry {s:?}: expected KEYHEX@HOST:PORT"))?;
+    let bytes = poai_primitives::hexfmt::decode_array::<32>(key)
+        .map_err(|e| anyhow::anyhow!("--peers entry {s:?}: key: {e}"))?;
+    let key = PublicKey::decode(bytes.to_vec())
+        .map_err(|e| anyhow::anyhow!("--peers entry {s:?}: not an ed25519 key: {e}"))?;
+    let addr = addr
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--peers entry {s:?}: address: {e}"))?;
+    Ok((key, addr))
+}
+
+/// Runs a validator until Ctrl-C (or `--stop-at`).
+pub fn run(args: NodeArgs) -> Result<()> {
+    let genesis = args.read_genesis()?;
+    let key_path = args
+        .consensus_key
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("validator mode needs --consensus-key"))?;
+    let signer = crate::keys::read(&key_path)?;
+    let me = signer.public_key();
+    let validators = Validators::from_genesis(&genesis)?;
+    let account = validators.account(&me).ok_or_else(|| {
+        anyhow::anyhow!(
+            "consensus key {} ({}) is not in the genesis validator set",
+            key_path.display(),
+            me
+        )
+    })?;
+    // Peer addresses: genesis first, then --peers.
+    let mut addrs: BTreeMap<PublicKey, SocketAddr> = BTreeMap::new();
+    if let Some(c) = &genesis.consensus {
+        for v in &c.validators {
+            if let (Some(a), Ok(k)) = (&v.net_addr, PublicKey::decode(v.consensus_key.to_vec())) {
+                let a = a.parse().map_err(|e| {
+                    anyhow::anyhow!("genesis field `consensus.validators`: net_addr {a:?}: {e}")
+                })?;
+                addrs.insert(k, a);
+            }
+        }
+    }
+    for p in &args.peers {
+        let (k, a) = parse_peer(p)?;
+        addrs.insert(k, a);
+    }
+    addrs.insert(me.clone(), args.p2p);
+    let peers: Vec<(PublicKey, PeerAddress)> = validators
+        .keys()
+        .iter()
+        .filter_map(|k| {
+            addrs
+                .get(k)
+                .map(|a| (k.clone(), PeerAddress::Symmetric(*a)))
+        })
+        .collect();
+
+    let mut cfg = args.config(genesis.clone());
+    cfg.produce_blocks = false;
+    cfg.proposer = account;
+    let (machine, _) =
+        poai_node::sigverify::with_backend(poai_node::tee::machine(), args.verify_backend)?;
+    let shared = Shared::open(&cfg, machine)?;
+    let runner = cw_tokio::Runner::new(
+        cw_tokio::Config::new().with_storage_directory(args.data.join("consensus")),
+    );
+    let chain_id = genesis.chain_id.0;
+    let block_interval = cfg.block_interval;
+    runner.start(|context| async move {
+        let handle = node::serve(cfg, shared.clone()).await?;
+        let url = format!("http://{}", handle.rpc_addr);
+        std::fs::write(args.data.join("rpc.addr"), &url)
+            .with_context(|| format!("writing {}", args.data.join("rpc.addr").display()))?;
+
+        let mut ecfg = EngineConfig::new(signer.clone(), validators.clone(), chain_id, "poai");
+        ecfg.block_interval = block_interval;
+        let handshake = Cups::<_, commonware_cryptography::ChaCha20Poly1305>::new(
+            Sake {
+                signer,
+                synchrony_bound: Duration::from_secs(5),
+                max_handshake_age: Duration::from_secs(10),
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        );
+        let n = NZUsize!(validators.keys().len().max(1));
+        let mut p2p = if args.p2p_local {
+            lookup::Config::local(
+                handshake,
+                &ecfg.namespace,
+                args.p2p,
+                n,
+                MAX_MESSAGE_BYTES,
+                NZUsize!(4096),
+            )
+        } else {
+            let mut c = lookup::Config::recommended(
+                handshake,
+                &ecfg.namespace,
+                args.p2p,
+                n,
+                MAX_MESSAGE_BYTES,
+                NZUsize!(4096),
+            );
+            // Validators commonly sit on private networks.
+            c.allow_private_ips = true;
+            c
+        };
+        p2p.peer_connection_cooldown = p2p.peer_connection_cooldown.min(Duration::from_secs(5));
+        let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p);
+        let peer_map: Map<PublicKey, PeerAddress> = peers
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("duplicate validator in the peer list"))?;
+        let _ = oracle.track(0, peer_map);
+        let mut pairs = channel::ALL.map(|c| Some(network.register(c, QUOTA)));
+        let mut take = |i: usize| {
+            pairs
+                .get_mut(i)
+                .and_then(Option::take)
+                .ok_or_else(|| anyhow::anyhow!("channel {i} registered twice"))
+        };
+        let channels = Channels {
+            votes: take(0)?,
+            certificates: take(1)?,
+            resolver: take(2)?,
+            backfill: take(3)?,
+            blocks: take(4)?,
+            gossip: take(5)?,
+        };
+        network.start();
+        let app = PoaiApp::new(shared.clone(), validators.clone(), block_interval, None);
+        engine::start(
+            context.child("engine"),
+            ecfg,
+            shared.clone(),
+            app,
+            channels,
+            oracle.clone(),
+            oracle,
+        )
+        .await?;
+        eprintln!(
+            "poai node: validator {me} of {} on chain {chain_id}, p2p {}, height {}, JSON-RPC {url}",
+            validators.keys().len(),
+            args.p2p,
+            shared.state().head().height,
+        );
+        let mut heights = shared.heights();
+        let stop_at = args.stop_at;
+        loop {
+            if stop_at.is_some_and(|h| *heights.borrow() >= h) {
+                break;
+            }
+            tokio::select! {
+                r = heights.changed() => { if r.is_err() { break; } }
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("poai node: stopping");
+                    break;
+                }
+            }
+        }
+        let height = shared.state().head().height;
+        handle.stop().await?;
+        eprintln!("poai node: stopped at height {height}");
+        Ok(())
+    })
+}
