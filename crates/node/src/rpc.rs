@@ -15,7 +15,8 @@
 //! | `poai_emissionStatus` | | [`EmissionView`] |
 //!
 //! The AI VM's reads (`poai_getModel`, `poai_getTask`, …) are in [`crate::ai_rpc`]; error codes
-//! 1100–1141 are the AI VM's [`TxError`] variants, in declaration order.
+//! 1100–1141 are the AI VM's [`TxError`] variants, in declaration order; 1200–1208 the
+//! validator calls' ([`poai_chain::validator`]).
 
 use crate::node::Shared;
 use jsonrpsee::core::RpcResult;
@@ -105,6 +106,15 @@ pub fn tx_error_code(e: &TxError) -> i32 {
         TxError::WrongDisputePhase { .. } => 1139,
         TxError::NotReferee { .. } => 1140,
         TxError::InsufficientCredits { .. } => 1141,
+        TxError::ValidatorsDisabled => 1200,
+        TxError::ConsensusKeyInvalid { .. } => 1201,
+        TxError::ValidatorExists { .. } => 1202,
+        TxError::ValidatorStakeTooLow { .. } => 1203,
+        TxError::NetAddrInvalid { .. } => 1204,
+        TxError::PopInvalid { .. } => 1205,
+        TxError::UnknownValidator { .. } => 1206,
+        TxError::NotValidatorOwner { .. } => 1207,
+        TxError::ValidatorUnbonding { .. } => 1208,
         TxError::Overflow { .. } | TxError::Emission { .. } => INTERNAL_ERROR,
     }
 }
