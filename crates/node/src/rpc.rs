@@ -13,6 +13,7 @@
 //! | `poai_deviceStatus` | device id | [`DeviceView`] or null |
 //! | `poai_isSpent` | work id | bool |
 //! | `poai_emissionStatus` | | [`EmissionView`] |
+//! | `poai_validators` | | [`ValidatorsView`]: the validator set at the head, its epoch |
 //!
 //! The AI VM's reads (`poai_getModel`, `poai_getTask`, …) are in [`crate::ai_rpc`]; error codes
 //! 1100–1141 are the AI VM's [`TxError`] variants, in declaration order; 1200–1208 the
@@ -24,7 +25,7 @@ use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 use poai_chain::api::{
     AccountView, BlockView, ChainInfo, DeviceView, EmissionView, MinerStatus, SubmitResult,
-    TxStatus, TxView,
+    TxStatus, TxView, ValidatorsView,
 };
 use poai_chain::{Device, Hash32, Transaction, TxError};
 use poai_primitives::{Address, DeviceId, WorkId};
@@ -175,6 +176,10 @@ pub trait PoaiApi {
     /// Emission at the head: epoch, subsidy, ceiling, mined, treasury.
     #[method(name = "emissionStatus")]
     fn emission_status(&self) -> RpcResult<EmissionView>;
+
+    /// The validator set the head's state defines (highest stake first) and the head's epoch.
+    #[method(name = "validators")]
+    fn validators(&self) -> RpcResult<ValidatorsView>;
 }
 
 /// The implementation over the node's shared state.
@@ -379,6 +384,18 @@ impl PoaiApiServer for RpcServerImpl {
             treasury_balance: state.account(&treasury).ai,
             treasury,
             spent: u64::try_from(state.spent_count()).unwrap_or(u64::MAX),
+        })
+    }
+
+    fn validators(&self) -> RpcResult<ValidatorsView> {
+        let state = self.shared.state();
+        let height = state.head().height;
+        Ok(ValidatorsView {
+            height,
+            epoch: state.epoch_of(height),
+            epoch_length: state.epoch_length(),
+            boundary: state.is_epoch_boundary(height),
+            validators: state.validator_set(),
         })
     }
 }
