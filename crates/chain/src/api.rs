@@ -145,6 +145,22 @@ pub enum SubmitResult {
     },
 }
 
+/// `poai_validators`: the validator set the head's state defines, and the head's epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorsView {
+    /// Head height.
+    pub height: u64,
+    /// The head's epoch (0 on a chain without a `consensus` section).
+    pub epoch: u64,
+    /// Blocks per epoch, if the chain has a `consensus` section.
+    pub epoch_length: Option<u64>,
+    /// Whether the head is the last block of its epoch: then `validators` is the next epoch's
+    /// set.
+    pub boundary: bool,
+    /// [`crate::State::validator_set`] at the head: highest stake first.
+    pub validators: Vec<crate::validator::ValidatorInfo>,
+}
+
 /// A transaction in a [`BlockView`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxView {

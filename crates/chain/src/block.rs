@@ -167,6 +167,8 @@ pub enum Outcome {
     },
     /// An AI VM call's effect (SPEC section 6).
     Ai(crate::ai::exec::AiOutcome),
+    /// A validator call's effect ([`crate::validator`]).
+    Validator(crate::validator::ValidatorOutcome),
 }
 
 /// The receipt of one included transaction.
@@ -229,6 +231,13 @@ impl Receipt {
                 w.raw(&o.id.0);
                 w.u128(o.amount);
             }
+            Outcome::Validator(o) => {
+                w.u8(6);
+                w.u8(o.action as u8);
+                w.raw(&o.consensus_key);
+                w.u128(o.amount);
+                w.opt_u64(o.release_height);
+            }
         }
     }
 
@@ -275,6 +284,20 @@ impl Receipt {
                     )?,
                     id: Hash32(r.array("outcome.id")?),
                     amount: r.u128("outcome.amount")?,
+                })
+            }
+            6 => {
+                let a = r.u8("outcome.action")?;
+                Outcome::Validator(crate::validator::ValidatorOutcome {
+                    action: crate::validator::ValidatorAction::from_u8(a).ok_or(
+                        CodecError::UnknownTag {
+                            field: "outcome.action",
+                            tag: a,
+                        },
+                    )?,
+                    consensus_key: r.array("outcome.consensus_key")?,
+                    amount: r.u128("outcome.amount")?,
+                    release_height: r.opt_u64("outcome.release_height")?,
                 })
             }
             tag => {
@@ -362,6 +385,24 @@ mod tests {
                     beneficiary: Address([9; 20]),
                     payout: payout(10u128.pow(19)),
                 },
+            },
+            Receipt {
+                tx_hash: Hash32([10; 32]),
+                outcome: Outcome::Validator(crate::validator::ValidatorOutcome {
+                    action: crate::validator::ValidatorAction::Unbonding,
+                    consensus_key: [11; 32],
+                    amount: 1 << 90,
+                    release_height: Some(30),
+                }),
+            },
+            Receipt {
+                tx_hash: Hash32([12; 32]),
+                outcome: Outcome::Validator(crate::validator::ValidatorOutcome {
+                    action: crate::validator::ValidatorAction::Bonded,
+                    consensus_key: [13; 32],
+                    amount: 5,
+                    release_height: None,
+                }),
             },
         ];
         let bytes = encode_receipts(&rs);

@@ -500,6 +500,75 @@ pub enum TxError {
         /// Needed.
         needed: String,
     },
+    /// A validator call on a chain whose genesis has no `consensus` section.
+    #[error(
+        "field `call`: validator calls need a genesis `consensus` section, this chain has none"
+    )]
+    ValidatorsDisabled,
+    /// The consensus key is not a usable ed25519 public key.
+    #[error("field `consensus_key` {consensus_key}: {reason}")]
+    ConsensusKeyInvalid {
+        /// The key, hex.
+        consensus_key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The consensus key is bonded already (or still unbonding).
+    #[error("field `consensus_key`: {consensus_key} is already bonded")]
+    ValidatorExists {
+        /// The key, hex.
+        consensus_key: String,
+    },
+    /// A bond below the genesis's `min_validator_stake` (or zero).
+    #[error("field `stake` is {got}, the least a validator may bond is {min}")]
+    ValidatorStakeTooLow {
+        /// Least allowed.
+        min: String,
+        /// Given.
+        got: String,
+    },
+    /// The `net_addr` is not `host:port` within bounds.
+    #[error("field `net_addr`: {reason}")]
+    NetAddrInvalid {
+        /// Why.
+        reason: String,
+    },
+    /// The proof of possession is not the consensus key's signature for this chain and sender.
+    #[error(
+        "field `pop`: not a signature by consensus key {consensus_key} over the proof-of-possession          message for chain {chain_id} and sender {sender}"
+    )]
+    PopInvalid {
+        /// The key, hex.
+        consensus_key: String,
+        /// This chain.
+        chain_id: ChainId,
+        /// The sender.
+        sender: Address,
+    },
+    /// No validator has this consensus key.
+    #[error("field `consensus_key`: {consensus_key} is not a bonded validator")]
+    UnknownValidator {
+        /// The key, hex.
+        consensus_key: String,
+    },
+    /// The sender does not own the validator.
+    #[error("field `consensus_key`: validator {consensus_key} belongs to {owner}")]
+    NotValidatorOwner {
+        /// The key, hex.
+        consensus_key: String,
+        /// Its owner.
+        owner: Address,
+    },
+    /// The validator is unbonding: its stake can neither grow nor unbond again.
+    #[error(
+        "field `consensus_key`: validator {consensus_key} is unbonding; its stake is released at height {release_height}"
+    )]
+    ValidatorUnbonding {
+        /// The key, hex.
+        consensus_key: String,
+        /// Release height.
+        release_height: u64,
+    },
     /// An amount overflowed (a bug or a hostile value).
     #[error("arithmetic overflow in `{field}`")]
     Overflow {
@@ -581,6 +650,15 @@ impl TxError {
             Self::WrongDisputePhase { .. } => "WrongDisputePhase",
             Self::NotReferee { .. } => "NotReferee",
             Self::InsufficientCredits { .. } => "InsufficientCredits",
+            Self::ValidatorsDisabled => "ValidatorsDisabled",
+            Self::ConsensusKeyInvalid { .. } => "ConsensusKeyInvalid",
+            Self::ValidatorExists { .. } => "ValidatorExists",
+            Self::ValidatorStakeTooLow { .. } => "ValidatorStakeTooLow",
+            Self::NetAddrInvalid { .. } => "NetAddrInvalid",
+            Self::PopInvalid { .. } => "PopInvalid",
+            Self::UnknownValidator { .. } => "UnknownValidator",
+            Self::NotValidatorOwner { .. } => "NotValidatorOwner",
+            Self::ValidatorUnbonding { .. } => "ValidatorUnbonding",
             Self::Overflow { .. } => "Overflow",
             Self::Emission { .. } => "Emission",
         }

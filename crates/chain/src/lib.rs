@@ -15,6 +15,8 @@
 //!   evidence and the insecure dev format that only a devnet genesis accepts.
 //! - [`ai`]: the AI VM (SPEC section 6, LP-035, LP-092): models, providers, attestations,
 //!   tasks, disputes, AIT credits.
+//! - [`validator`]: validators of a multi-validator chain: bonds behind ed25519 consensus keys,
+//!   the staking calls, the validator set and epochs (docs/DESIGN-consensus.md, section 2).
 //! - [`api`]: the JSON shapes the node's RPC serves and the miner reads.
 //!
 //! No feature flags. Storage, networking and time belong to `poai-node`.
@@ -32,6 +34,7 @@ pub mod hash;
 pub mod machine;
 pub mod state;
 pub mod tx;
+pub mod validator;
 
 pub use block::{Block, Header, Outcome, Receipt};
 pub use error::{BlockError, TxError};
@@ -44,6 +47,7 @@ pub use machine::{
 };
 pub use state::{Account, Device, Head, State};
 pub use tx::{Call, ProofTx, SignedTx, Transaction, TxBody, TxHash, address_of};
+pub use validator::{Validator, ValidatorCall, ValidatorInfo};
 
 /// Builds the genesis block of `state` (fresh from [`State::from_genesis`]) and moves the head to
 /// it: height 0, zero parent, the genesis time, no transactions.
@@ -98,6 +102,22 @@ pub mod serde_hex32 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let s = String::deserialize(d)?;
         poai_primitives::hexfmt::decode_array::<32>(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde for 64-byte arrays (ed25519 signatures) as hex.
+pub mod serde_hex64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialises as lowercase hex.
+    pub fn serialize<S: Serializer>(v: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    /// Accepts 128 hex digits with an optional `0x`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
+        let s = String::deserialize(d)?;
+        poai_primitives::hexfmt::decode_array::<64>(&s).map_err(serde::de::Error::custom)
     }
 }
 

@@ -21,8 +21,10 @@
 //! treasury (SPEC section 3).
 //!
 //! Before a block's transactions, [`crate::ai::begin_block`] runs the AI VM's due deadlines
-//! (task and referee draws from the parent hash, commit/reveal/referee timeouts); proposal and
-//! execution both do, so replay reaches the same state.
+//! (task and referee draws from the parent hash, commit/reveal/referee timeouts) and
+//! [`crate::validator::begin_block`] releases unbonded validator stake whose epoch has come;
+//! proposal and execution both do (through one function, so they cannot diverge), and replay
+//! reaches the same state.
 //!
 //! Nothing here reads a clock: block time is the header's timestamp.
 
@@ -187,6 +189,12 @@ enum Plan {
         writes: crate::ai::stage::Writes,
         fee: u128,
         outcome: crate::ai::exec::AiOutcome,
+    },
+    Validator {
+        sender: Address,
+        after: Account,
+        fee: u128,
+        plan: crate::validator::ValidatorPlan,
     },
     Mine {
         work_id: WorkId,
@@ -457,6 +465,17 @@ impl Machine {
                     attested,
                 })
             }
+            Call::Validator(call) => {
+                let (plan, balance) =
+                    crate::validator::plan(state, ctx, sender, after.balance, fee, call)?;
+                after.balance = balance;
+                Ok(Plan::Validator {
+                    sender,
+                    after,
+                    fee,
+                    plan,
+                })
+            }
             Call::Ai(call) => {
                 let mut stage = crate::ai::stage::Stage::new(state);
                 stage.set_account(sender, after);
@@ -555,6 +574,16 @@ impl Machine {
                 pay_fee(state, ctx, fee);
                 Outcome::Ai(outcome)
             }
+            Plan::Validator {
+                sender,
+                after,
+                fee,
+                plan,
+            } => {
+                state.set_account(sender, after);
+                pay_fee(state, ctx, fee);
+                crate::validator::apply(state, plan)
+            }
             Plan::Mine {
                 work_id,
                 device_id,
@@ -607,7 +636,7 @@ impl Machine {
         let mut receipts = Vec::new();
         let mut rejected = Vec::new();
         let mut deferred = Vec::new();
-        crate::ai::begin_block(state, &ctx);
+        begin_block(state, &ctx);
         for p in candidates {
             if txs.len() >= max {
                 deferred.push(p.hash);
@@ -720,7 +749,7 @@ impl Machine {
         };
         let mut counters = BlockCounters::default();
         let mut receipts = Vec::with_capacity(prepared.len());
-        crate::ai::begin_block(state, &ctx);
+        begin_block(state, &ctx);
         for (index, p) in prepared.iter().enumerate() {
             match self.plan(state, &ctx, &counters, p) {
                 Ok(plan) => receipts.push(Receipt {
@@ -747,6 +776,12 @@ impl Machine {
         }
         Ok(receipts)
     }
+}
+
+/// The begin-block steps, in order: the AI VM's deadlines, then validator releases.
+fn begin_block(state: &mut State, ctx: &BlockContext) {
+    crate::ai::begin_block(state, ctx);
+    crate::validator::begin_block(state, ctx);
 }
 
 fn pay_fee(state: &mut State, ctx: &BlockContext, fee: u128) {

@@ -2,7 +2,7 @@
 //!
 //! **Commitment.** The state root is
 //! BLAKE3(`poai/state/v1` ‖ u64be(chain_id) ‖ u64be(height) ‖ u64be(timestamp) ‖ u128be(mined) ‖
-//! spent_acc ‖ accounts_commit ‖ devices_commit ‖ ai_commit), where
+//! spent_acc ‖ accounts_commit ‖ devices_commit ‖ ai_commit ‖ validators_commit), where
 //! - `accounts_commit` hashes every account in address order (address ‖ encoded account),
 //! - `devices_commit` hashes every device in device-id order (id ‖ encoded device),
 //! - `spent_acc` is a hash chain over the spent set in the order ids were spent:
@@ -10,6 +10,9 @@
 //!   blocks, so the chain is deterministic, and it costs one hash per proof instead of a pass
 //!   over a set that only grows.
 //! - `ai_commit` is the AI VM's commitment ([`crate::ai::AiState::commit`]).
+//! - `validators_commit` hashes every validator row in consensus-key order
+//!   (`poai/validators/v1`, then per row: key 32 ‖ u32be(len) ‖ encoded row,
+//!   [`crate::validator::Validator::encode`]); empty on a chain without a `consensus` section.
 //!
 //! Accounts and devices are few next to proofs (one per miner or device), so re-hashing them
 //! per block is cheap; docs/DESIGN-chain.md says when to move them to a sparse Merkle tree.
@@ -21,6 +24,7 @@
 use crate::codec::{CodecError, Reader, Writer};
 use crate::genesis::Genesis;
 use crate::hash::{Hash32, hash_tagged};
+use crate::validator::{Validator, ValidatorInfo};
 use poai_crypto::{ParamSet, VerifyingKey};
 use poai_economics::{Emission, LP_ALLOCATION, MiningLedger};
 use poai_primitives::{Address, DeviceId, PrivacyLevel, WorkId};
@@ -202,12 +206,15 @@ pub struct Changes {
     pub spent: Vec<WorkId>,
     /// AI VM rows written (prefix ‖ key, value or `None` if deleted).
     pub ai: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Validator rows written (consensus key, row or `None` if removed).
+    pub validators: Vec<([u8; 32], Option<Validator>)>,
 }
 
 #[derive(Debug, Clone, Default)]
 struct Journal {
     accounts: BTreeMap<Address, Option<Account>>,
     devices: BTreeMap<DeviceId, Option<Device>>,
+    validators: BTreeMap<[u8; 32], Option<Validator>>,
     spent: Vec<WorkId>,
     meta: Option<Meta>,
 }
@@ -222,13 +229,15 @@ pub struct State {
     devices: BTreeMap<DeviceId, Device>,
     spent: HashSet<WorkId>,
     ai: crate::ai::AiState,
+    validators: BTreeMap<[u8; 32], Validator>,
     journal: Journal,
 }
 
 impl State {
     /// The state at genesis (head at height 0; the caller sets the genesis block's hash with
-    /// [`State::set_head`]). The journal holds every genesis account, so the first
-    /// [`State::take_changes`] persists them.
+    /// [`State::set_head`]). The journal holds every genesis account and validator, so the first
+    /// [`State::take_changes`] persists them. Genesis validators' stake is minted into their
+    /// bonds (see [`crate::genesis`]).
     pub fn from_genesis(genesis: &Genesis) -> Self {
         let mut s = Self::from_parts(
             genesis.clone(),
@@ -246,7 +255,19 @@ impl State {
             BTreeMap::new(),
             HashSet::new(),
             crate::ai::AiState::default(),
+            BTreeMap::new(),
         );
+        for v in genesis.consensus.iter().flat_map(|c| &c.validators) {
+            s.set_validator(
+                v.consensus_key,
+                Some(Validator {
+                    owner: v.address,
+                    stake: v.stake,
+                    net_addr: v.net_addr.clone(),
+                    unbonding: None,
+                }),
+            );
+        }
         for a in &genesis.accounts {
             let mut acct = s.account(&a.address);
             acct.balance = acct.balance.saturating_add(a.balance);
@@ -266,6 +287,7 @@ impl State {
         devices: BTreeMap<DeviceId, Device>,
         spent: HashSet<WorkId>,
         ai: crate::ai::AiState,
+        validators: BTreeMap<[u8; 32], Validator>,
     ) -> Self {
         let emission = Emission::new(genesis.emission_genesis_height);
         Self {
@@ -276,6 +298,7 @@ impl State {
             devices,
             spent,
             ai,
+            validators,
             journal: Journal::default(),
         }
     }
@@ -365,6 +388,82 @@ impl State {
         self.journal.accounts.entry(a).or_insert(old);
     }
 
+    /// Writes a validator row (or removes it with `None`), journaling its old value.
+    pub fn set_validator(&mut self, key: [u8; 32], v: Option<Validator>) {
+        let old = match v {
+            Some(v) => self.validators.insert(key, v),
+            None => self.validators.remove(&key),
+        };
+        self.journal.validators.entry(key).or_insert(old);
+    }
+
+    /// A validator row, bonded or unbonding.
+    pub fn validator(&self, key: &[u8; 32]) -> Option<&Validator> {
+        self.validators.get(key)
+    }
+
+    /// Every validator row (bonded and unbonding), in consensus-key order.
+    pub fn validators(&self) -> impl Iterator<Item = (&[u8; 32], &Validator)> {
+        self.validators.iter()
+    }
+
+    /// The validator set this state defines (docs/DESIGN-consensus.md, section 2.3): bonded
+    /// (not unbonding) validators with `stake ≥ min_validator_stake`, highest stake first, ties
+    /// by consensus key ascending, at most `max_validators`. Empty on a chain without a
+    /// `consensus` section. The consensus layer reads it from the state after the boundary
+    /// block of epoch `e` ([`State::is_epoch_boundary`]) as the set of epoch `e+1`.
+    pub fn validator_set(&self) -> Vec<ValidatorInfo> {
+        let Some(c) = self.genesis.consensus.as_ref() else {
+            return Vec::new();
+        };
+        let mut set: Vec<ValidatorInfo> = self
+            .validators
+            .iter()
+            .filter(|(_, v)| v.is_bonded() && v.stake >= c.min_validator_stake)
+            .map(|(k, v)| ValidatorInfo {
+                consensus_key: *k,
+                owner: v.owner,
+                stake: v.stake,
+                net_addr: v.net_addr.clone(),
+            })
+            .collect();
+        set.sort_by(|a, b| {
+            b.stake
+                .cmp(&a.stake)
+                .then_with(|| a.consensus_key.cmp(&b.consensus_key))
+        });
+        set.truncate(usize::try_from(c.max_validators).unwrap_or(usize::MAX));
+        set
+    }
+
+    /// Blocks per epoch: the genesis's `consensus.epoch_length`, or `None` without a
+    /// `consensus` section (one validator, no epochs).
+    pub fn epoch_length(&self) -> Option<u64> {
+        self.genesis.consensus.as_ref().map(|c| c.epoch_length)
+    }
+
+    /// The epoch of `height` ([`crate::validator::epoch_of`]). Without a `consensus` section
+    /// the chain is one unending epoch 0.
+    pub fn epoch_of(&self, height: u64) -> u64 {
+        self.epoch_length()
+            .map_or(0, |l| crate::validator::epoch_of(height, l))
+    }
+
+    /// Whether `height` is the last block of its epoch ([`crate::validator::is_epoch_boundary`]):
+    /// the set of the next epoch is [`State::validator_set`] after it. Never, without a
+    /// `consensus` section.
+    pub fn is_epoch_boundary(&self, height: u64) -> bool {
+        self.epoch_length()
+            .is_some_and(|l| crate::validator::is_epoch_boundary(height, l))
+    }
+
+    /// Native coin bonded to validators (bonded and unbonding), for the supply invariant.
+    pub fn total_bonded(&self) -> u128 {
+        self.validators
+            .values()
+            .fold(0u128, |s, v| s.saturating_add(v.stake))
+    }
+
     /// Writes a device, journaling its old value.
     pub fn set_device(&mut self, id: DeviceId, d: Device) {
         let old = self.devices.insert(id, d);
@@ -409,6 +508,12 @@ impl State {
                 None => self.devices.remove(&id),
             };
         }
+        for (k, old) in j.validators {
+            match old {
+                Some(v) => self.validators.insert(k, v),
+                None => self.validators.remove(&k),
+            };
+        }
         for id in j.spent {
             self.spent.remove(&id);
         }
@@ -437,6 +542,12 @@ impl State {
                 .collect(),
             spent: self.journal.spent.clone(),
             ai: self.ai.changes(),
+            validators: self
+                .journal
+                .validators
+                .keys()
+                .map(|k| (*k, self.validators.get(k).cloned()))
+                .collect(),
         }
     }
 
@@ -467,6 +578,14 @@ impl State {
             dev.update(&id.0);
             dev.update(&d.encode());
         }
+        let mut val = blake3::Hasher::new();
+        val.update(b"poai/validators/v1");
+        for (k, v) in &self.validators {
+            let enc = v.encode();
+            val.update(k);
+            val.update(&u32::try_from(enc.len()).unwrap_or(u32::MAX).to_be_bytes());
+            val.update(&enc);
+        }
         hash_tagged(
             b"poai/state/v1",
             &[
@@ -478,6 +597,7 @@ impl State {
                 acc.finalize().as_bytes(),
                 dev.finalize().as_bytes(),
                 &self.ai.commit().0,
+                val.finalize().as_bytes(),
             ],
         )
     }

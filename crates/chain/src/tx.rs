@@ -24,6 +24,7 @@
 //! | 0x02 transfer_ai | to 20 ‖ amount u128 (AI token) |
 //! | 0x03 register_device | evidence (u32 len ‖ bytes, ≤ 64 KiB) |
 //! | 0x10..=0x1c AI VM | see [`crate::ai::call`] |
+//! | 0x20..=0x22 validators | see [`crate::validator`] |
 //!
 //! Public keys and account signatures have the fixed lengths of the parameter set, so they carry
 //! no prefix.
@@ -75,6 +76,8 @@ pub enum Call {
     },
     /// An AI VM call (SPEC section 6; [`crate::ai`]).
     Ai(Box<crate::ai::AiCall>),
+    /// A validator call: bond, add stake, unbond ([`crate::validator`]).
+    Validator(crate::validator::ValidatorCall),
 }
 
 /// The signed part of an account transaction.
@@ -112,6 +115,7 @@ impl TxBody {
                 w.bytes(evidence);
             }
             Call::Ai(c) => c.encode_into(w),
+            Call::Validator(c) => c.encode_into(w),
         }
     }
 
@@ -133,6 +137,9 @@ impl TxBody {
             },
             tag if crate::ai::call::AI_TAGS.contains(&tag) => {
                 Call::Ai(Box::new(crate::ai::AiCall::decode_fields(tag, r)?))
+            }
+            tag if crate::validator::VALIDATOR_TAGS.contains(&tag) => {
+                Call::Validator(crate::validator::ValidatorCall::decode_fields(tag, r)?)
             }
             tag => return Err(CodecError::UnknownTag { field: "call", tag }),
         };

@@ -16,6 +16,8 @@
 //!   `poai_node`; `poai miner init|register|run|status` from `poai_miner`.
 //! - `poai model|provider|task|attest|dispute|credits`: the AI VM over JSON-RPC (SPEC section
 //!   6), from `poai_node::ai_cli`.
+//! - `poai validator key|bond|add-stake|unbond|list`: validator consensus keys and staking,
+//!   from `poai_node::validator_cli`.
 
 pub mod keys;
 pub mod proof;
@@ -66,6 +68,9 @@ pub enum Command {
     /// The AI VM: model, provider, task, attest, dispute, credits (SPEC section 6).
     #[command(flatten)]
     Ai(poai_node::ai_cli::AiCommand),
+    /// Validators of a multi-validator chain: consensus keys, bond, add stake, unbond, list.
+    #[command(subcommand)]
+    Validator(poai_node::validator_cli::ValidatorCommand),
 }
 
 /// A command's outcome: the text to print, and whether it counts as success (a signature that
@@ -95,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
         Command::Proof(cmd) => proof::run(cmd),
         Command::Reward(args) => reward::run(&args).map(Output::ok),
         Command::Ai(cmd) => poai_node::ai_cli::run(cmd).map(Output::ok),
+        Command::Validator(cmd) => poai_node::validator_cli::run(cmd).map(Output::ok),
         Command::Tee(cmd) => match poai_tee::cli::run(cmd) {
             Ok(text) => Ok(Output::ok(text)),
             // A rejection is a verdict, not a failure of the tool: print the report, exit 1.

@@ -497,8 +497,22 @@ impl AiClient {
         Ok(self.node.chain_info().await?.chain_id)
     }
 
-    /// Signs `call` with the next nonce, sends it and waits for its inclusion.
+    /// Signs an AI VM `call` with the next nonce, sends it and waits for its inclusion.
     pub async fn send(&self, call: AiCall) -> Result<Sent> {
+        let (tx_hash, height, outcome) = self.send_call(Call::Ai(Box::new(call))).await?;
+        match outcome {
+            Outcome::Ai(outcome) => Ok(Sent {
+                tx_hash,
+                height,
+                outcome,
+            }),
+            other => bail!("transaction {tx_hash}: unexpected outcome {other:?}"),
+        }
+    }
+
+    /// Signs any account-transaction `call` with the next nonce (fee 0), sends it and waits for
+    /// its inclusion: its hash, block height and outcome, or the node's named refusal.
+    pub async fn send_call(&self, call: Call) -> Result<(Hash32, u64, Outcome)> {
         let key = self.key()?;
         let me = address_of(key.verifying_key());
         let chain_id = self.chain_id().await?;
@@ -507,20 +521,14 @@ impl AiClient {
             chain_id,
             nonce,
             fee: 0,
-            call: Call::Ai(Box::new(call)),
+            call,
         };
         let tx = Transaction::Account(SignedTx::sign(body, key)?);
         let hash = self.node.send(&tx).await?;
         match self.node.wait_tx(hash, self.timeout).await? {
             TxStatus::Included {
-                height,
-                outcome: Outcome::Ai(outcome),
-                ..
-            } => Ok(Sent {
-                tx_hash: hash,
-                height,
-                outcome,
-            }),
+                height, outcome, ..
+            } => Ok((hash, height, outcome)),
             TxStatus::Rejected { name, message } => bail!("{name}: {message}"),
             other => bail!("transaction {hash}: {other:?}"),
         }
@@ -647,20 +655,20 @@ pub fn parse_tolerance(s: &str) -> Result<Tolerance> {
     bail!("--tolerance must be `exact` or `hamming:K`, got {s:?}")
 }
 
-fn json<T: Serialize>(v: &T) -> Result<String> {
+pub(crate) fn json<T: Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string_pretty(v)? + "\n")
 }
 
-fn signer(s: &Signer) -> Result<AiClient> {
+pub(crate) fn signer(s: &Signer) -> Result<AiClient> {
     let key = keyfile::read(&s.key).with_context(|| format!("reading {}", s.key.display()))?;
     AiClient::with_key(&s.conn.rpc, key)
 }
 
-fn reader(c: &Conn) -> Result<AiClient> {
+pub(crate) fn reader(c: &Conn) -> Result<AiClient> {
     AiClient::new(&c.rpc)
 }
 
-fn rt() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn rt() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)

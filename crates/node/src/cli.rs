@@ -289,6 +289,9 @@ enum Command {
     /// The AI VM: model, provider, task, attest, dispute, credits.
     #[command(flatten)]
     Ai(crate::ai_cli::AiCommand),
+    /// Validators: consensus key files, bond, add stake, unbond, list.
+    #[command(subcommand)]
+    Validator(crate::validator_cli::ValidatorCommand),
 }
 
 impl Cli {
@@ -303,6 +306,10 @@ impl Cli {
             Command::Miner(m) => poai_miner::cli::run(m),
             Command::Ai(c) => {
                 print!("{}", crate::ai_cli::run(c)?);
+                Ok(())
+            }
+            Command::Validator(c) => {
+                print!("{}", crate::validator_cli::run(c)?);
                 Ok(())
             }
         }

@@ -10,6 +10,8 @@
 //! - [`metrics`]: Prometheus counters and a `/metrics` endpoint.
 //! - [`tee`]: real TEE evidence for device registration through `poai-tee`.
 //! - [`sigverify`]: batch signature checks on the CPU or a GPU (`--verify-backend`).
+//! - [`validator_cli`]: `poai validator key|bond|add-stake|unbond|list` (consensus key files,
+//!   staking calls, the `poai_validators` read).
 //! - [`devnet`], [`bench`]: `poai devnet` and `poai bench`.
 //! - [`cli`]: clap structs and `run` functions for `poai node`, `poai genesis`, `poai devnet`,
 //!   `poai bench`, wired into the `poai` binary by `poai-cli`.
@@ -29,6 +31,7 @@ pub mod rpc;
 pub mod sigverify;
 pub mod storage;
 pub mod tee;
+pub mod validator_cli;
 
 pub use node::{NodeConfig, NodeHandle, start};
 pub use storage::Store;

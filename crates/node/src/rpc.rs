@@ -13,9 +13,11 @@
 //! | `poai_deviceStatus` | device id | [`DeviceView`] or null |
 //! | `poai_isSpent` | work id | bool |
 //! | `poai_emissionStatus` | | [`EmissionView`] |
+//! | `poai_validators` | | [`ValidatorsView`]: the validator set at the head, its epoch |
 //!
 //! The AI VM's reads (`poai_getModel`, `poai_getTask`, …) are in [`crate::ai_rpc`]; error codes
-//! 1100–1141 are the AI VM's [`TxError`] variants, in declaration order.
+//! 1100–1141 are the AI VM's [`TxError`] variants, in declaration order; 1200–1208 the
+//! validator calls' ([`poai_chain::validator`]).
 
 use crate::node::Shared;
 use jsonrpsee::core::RpcResult;
@@ -23,7 +25,7 @@ use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 use poai_chain::api::{
     AccountView, BlockView, ChainInfo, DeviceView, EmissionView, MinerStatus, SubmitResult,
-    TxStatus, TxView,
+    TxStatus, TxView, ValidatorsView,
 };
 use poai_chain::{Device, Hash32, Transaction, TxError};
 use poai_primitives::{Address, DeviceId, WorkId};
@@ -105,6 +107,15 @@ pub fn tx_error_code(e: &TxError) -> i32 {
         TxError::WrongDisputePhase { .. } => 1139,
         TxError::NotReferee { .. } => 1140,
         TxError::InsufficientCredits { .. } => 1141,
+        TxError::ValidatorsDisabled => 1200,
+        TxError::ConsensusKeyInvalid { .. } => 1201,
+        TxError::ValidatorExists { .. } => 1202,
+        TxError::ValidatorStakeTooLow { .. } => 1203,
+        TxError::NetAddrInvalid { .. } => 1204,
+        TxError::PopInvalid { .. } => 1205,
+        TxError::UnknownValidator { .. } => 1206,
+        TxError::NotValidatorOwner { .. } => 1207,
+        TxError::ValidatorUnbonding { .. } => 1208,
         TxError::Overflow { .. } | TxError::Emission { .. } => INTERNAL_ERROR,
     }
 }
@@ -165,6 +176,10 @@ pub trait PoaiApi {
     /// Emission at the head: epoch, subsidy, ceiling, mined, treasury.
     #[method(name = "emissionStatus")]
     fn emission_status(&self) -> RpcResult<EmissionView>;
+
+    /// The validator set the head's state defines (highest stake first) and the head's epoch.
+    #[method(name = "validators")]
+    fn validators(&self) -> RpcResult<ValidatorsView>;
 }
 
 /// The implementation over the node's shared state.
@@ -369,6 +384,18 @@ impl PoaiApiServer for RpcServerImpl {
             treasury_balance: state.account(&treasury).ai,
             treasury,
             spent: u64::try_from(state.spent_count()).unwrap_or(u64::MAX),
+        })
+    }
+
+    fn validators(&self) -> RpcResult<ValidatorsView> {
+        let state = self.shared.state();
+        let height = state.head().height;
+        Ok(ValidatorsView {
+            height,
+            epoch: state.epoch_of(height),
+            epoch_length: state.epoch_length(),
+            boundary: state.is_epoch_boundary(height),
+            validators: state.validator_set(),
         })
     }
 }

@@ -10,6 +10,7 @@
 //! | `devices` | device id | encoded device |
 //! | `spent` | work id | height u64 |
 //! | `ai` | table prefix ‖ key | AI VM row ([`poai_chain::ai::AiState`]) |
+//! | `validators` | consensus key 32 | validator row ([`poai_chain::Validator::encode`]) |
 //!
 //! A block, its receipts, its index entries, every state key it changed and the new head are
 //! written in **one** write transaction, so a crash at any point leaves the store at the last
@@ -19,7 +20,9 @@
 use anyhow::{Context, Result, bail};
 use poai_chain::block::{decode_receipts, encode_receipts};
 use poai_chain::state::{Changes, Meta};
-use poai_chain::{Account, Block, Device, Genesis, Hash32, Machine, Receipt, State, genesis_block};
+use poai_chain::{
+    Account, Block, Device, Genesis, Hash32, Machine, Receipt, State, Validator, genesis_block,
+};
 use poai_primitives::{Address, DeviceId, WorkId};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::collections::{BTreeMap, HashSet};
@@ -33,6 +36,7 @@ const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts")
 const DEVICES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("devices");
 const SPENT: TableDefinition<&[u8], u64> = TableDefinition::new("spent");
 const AI: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ai");
+const VALIDATORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("validators");
 
 /// The node's database.
 #[derive(Debug)]
@@ -129,8 +133,24 @@ impl Store {
         let ai =
             poai_chain::ai::AiState::load(rows.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
                 .map_err(|e| anyhow::anyhow!("stored AI VM state: {e}"))?;
+        let mut validators = BTreeMap::new();
+        // A store written before the table existed has none: no validators.
+        match rtx.open_table(VALIDATORS) {
+            Ok(t) => {
+                for row in t.iter()? {
+                    let (k, v) = row?;
+                    let key = <[u8; 32]>::try_from(k.value())
+                        .map_err(|_| anyhow::anyhow!("stored validator key is not 32 bytes"))?;
+                    let val = Validator::decode(v.value())
+                        .map_err(|e| anyhow::anyhow!("validator {}: {e}", hex::encode(key)))?;
+                    validators.insert(key, val);
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
         Ok(State::from_parts(
-            genesis, meta, accounts, devices, spent, ai,
+            genesis, meta, accounts, devices, spent, ai, validators,
         ))
     }
 
@@ -267,7 +287,125 @@ fn write_block(
             }
         }
     }
+    {
+        let mut t = wtx.open_table(VALIDATORS)?;
+        for (k, v) in &changes.validators {
+            match v {
+                Some(v) => {
+                    t.insert(k.as_slice(), v.encode().as_slice())?;
+                }
+                None => {
+                    t.remove(k.as_slice())?;
+                }
+            }
+        }
+    }
     wtx.open_table(META)?
         .insert("meta", meta.encode().as_slice())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poai_chain::genesis::{ConsensusGenesis, GenesisAccount, GenesisValidator};
+    use poai_chain::validator::{consensus_public_key, sign_pop};
+    use poai_chain::{
+        BlockContext, Call, SignedTx, Transaction, TxBody, ValidatorCall, address_of,
+    };
+    use poai_crypto::{ParamSet, SigningKey};
+    use poai_primitives::ChainId;
+
+    /// A chain whose blocks bond one validator, add to it and unbond a genesis one commits,
+    /// reopens and replays to the same state root and validator table.
+    #[test]
+    fn validators_persist_and_reopen_with_the_same_root() {
+        let key = SigningKey::from_seed(ParamSet::MlDsa44, &[5; 32]).unwrap();
+        let me = address_of(key.verifying_key());
+        let g = Genesis {
+            chain_id: ChainId(31),
+            genesis_time: 1_800_000_000,
+            emission_genesis_height: 1,
+            allow_dev_evidence: true,
+            dev_block_time_step: Some(60),
+            min_fee: 0,
+            max_block_txs: 100,
+            lp_address: Address([1; 20]),
+            treasury: Address([2; 20]),
+            accounts: vec![GenesisAccount {
+                address: me,
+                balance: 1_000_000,
+            }],
+            ai: Default::default(),
+            consensus: Some(ConsensusGenesis {
+                epoch_length: 2,
+                min_validator_stake: 10,
+                max_validators: 10,
+                unbonding_epochs: 5,
+                validators: vec![GenesisValidator {
+                    consensus_key: consensus_public_key(&[7; 32]),
+                    address: me,
+                    stake: 50,
+                    net_addr: None,
+                }],
+            }),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        let machine = Machine::new();
+        let seed = [8u8; 32];
+        let calls = [
+            ValidatorCall::Bond {
+                consensus_key: consensus_public_key(&seed),
+                stake: 400,
+                net_addr: Some("127.0.0.1:30301".into()),
+                pop: sign_pop(&seed, g.chain_id, &me),
+            },
+            ValidatorCall::AddStake {
+                consensus_key: consensus_public_key(&seed),
+                amount: 5,
+            },
+            ValidatorCall::Unbond {
+                consensus_key: consensus_public_key(&[7; 32]),
+            },
+        ];
+        let state = {
+            let store = Store::open(&path).unwrap();
+            let mut state = store.open_chain(&g).unwrap();
+            for (nonce, call) in calls.into_iter().enumerate() {
+                let body = TxBody {
+                    chain_id: g.chain_id,
+                    nonce: u64::try_from(nonce).unwrap(),
+                    fee: 0,
+                    call: Call::Validator(call),
+                };
+                let tx = Transaction::Account(SignedTx::sign(body, &key).unwrap());
+                let prepared = machine.prepare(&state, vec![tx]);
+                let ctx = BlockContext::next(&state, Machine::next_timestamp(&state, 0), me);
+                let p = machine.propose(&mut state, ctx, &prepared);
+                assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+                let changes = state.take_changes();
+                store
+                    .commit_block(&p.block, &p.receipts, &changes, &state.meta())
+                    .unwrap();
+            }
+            state
+        };
+        assert_eq!(state.validators().count(), 2);
+        assert_eq!(
+            state.validator_set().len(),
+            1,
+            "the genesis one is unbonding"
+        );
+        let store = Store::open(&path).unwrap();
+        let loaded = store.load_state().unwrap();
+        assert_eq!(loaded.root(), state.root());
+        assert_eq!(
+            loaded.validators().collect::<Vec<_>>(),
+            state.validators().collect::<Vec<_>>()
+        );
+        assert_eq!(loaded.validator_set(), state.validator_set());
+        let replayed = store.replay(&machine).unwrap();
+        assert_eq!(replayed.root(), state.root());
+    }
 }

@@ -4,6 +4,8 @@
 // Helpers outside `#[test]` functions unwrap too: here a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod validators;
+
 use poai_chain::evidence::{dev_device_id, dev_evidence};
 use poai_chain::genesis::GenesisAccount;
 use poai_chain::machine::BlockCounters;

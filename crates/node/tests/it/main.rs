@@ -8,6 +8,7 @@ mod aivm;
 mod crash;
 mod devnet;
 mod inproc;
+mod validators;
 
 use poai_chain::Genesis;
 use poai_miner::NodeClient;
