@@ -8,12 +8,14 @@
 //! - [`engine`]: wiring one validator on any commonware runtime and network.
 //! - [`validator`]: `poai node --consensus-key`: a validator on tokio with authenticated TCP.
 //! - [`keys`]: consensus key files.
+//! - [`cluster`]: a local validator set on loopback (devnet, tests).
 //!
 //! `poai-chain` and `poai-node` never see a commonware type: this crate is the only one that
 //! depends on commonware, so `cargo test -p poai-chain` never compiles it.
 
 pub mod app;
 pub mod block;
+pub mod cluster;
 pub mod engine;
 pub mod gossip;
 pub mod keys;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod devnet;
+mod loopback;
 mod tee;
 
 use serde_json::Value;

@@ -119,12 +119,16 @@ fn genesis(keys: &[PrivateKey]) -> Genesis {
         .collect();
     g.consensus = Some(ConsensusGenesis {
         epoch_length: 1000,
+        min_validator_stake: 0,
+        max_validators: 100,
+        unbonding_epochs: 1,
         validators: keys
             .iter()
             .enumerate()
             .map(|(i, k)| GenesisValidator {
                 consensus_key: k.public_key().encode().as_ref().try_into().unwrap(),
                 address: validator_account(i),
+                stake: 0,
                 net_addr: None,
             })
             .collect(),
