@@ -117,6 +117,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
         }
         Command::Node(args) => args.run().map(|()| Output::ok("")),
         Command::Genesis(cmd) => cmd.run().map(|()| Output::ok("")),
+        Command::Devnet(args) if args.validators > 1 => {
+            poai_consensus::devnet::run(args).map(|()| Output::ok(""))
+        }
         Command::Devnet(args) => poai_node::devnet::run(args).map(|()| Output::ok("")),
         Command::Bench(args) => poai_node::bench::run(args).map(|()| Output::ok("")),
         Command::Replay(args) => args.run().map(|()| Output::ok("")),

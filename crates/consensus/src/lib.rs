@@ -9,6 +9,7 @@
 //! - [`validator`]: `poai node --consensus-key`: a validator on tokio with authenticated TCP.
 //! - [`keys`]: consensus key files.
 //! - [`cluster`]: a local validator set on loopback (devnet, tests).
+//! - [`devnet`]: `poai devnet --validators N`.
 //!
 //! `poai-chain` and `poai-node` never see a commonware type: this crate is the only one that
 //! depends on commonware, so `cargo test -p poai-chain` never compiles it.
@@ -16,6 +17,7 @@
 pub mod app;
 pub mod block;
 pub mod cluster;
+pub mod devnet;
 pub mod engine;
 pub mod gossip;
 pub mod keys;

@@ -22,9 +22,10 @@ use commonware_stream::{
 };
 use commonware_utils::{NZU32, NZUsize, ordered::Map};
 use poai_node::cli::NodeArgs;
-use poai_node::node::{self, Shared};
+use poai_node::node::{self, NodeHandle, Shared};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Messages per second per peer and channel (simplex votes dominate: a few per view).
@@ -45,8 +46,47 @@ pub fn parse_peer(s: &str) -> Result<(PublicKey, SocketAddr)> {
     Ok((key, addr))
 }
 
+/// A validator running on the current commonware runtime.
+pub struct Running {
+    /// The node (state, store, mempool).
+    pub shared: Arc<Shared>,
+    /// RPC and metrics.
+    pub handle: NodeHandle,
+    /// The JSON-RPC URL.
+    pub url: String,
+}
+
 /// Runs a validator until Ctrl-C (or `--stop-at`).
 pub fn run(args: NodeArgs) -> Result<()> {
+    let runner = cw_tokio::Runner::new(
+        cw_tokio::Config::new().with_storage_directory(args.data.join("consensus")),
+    );
+    runner.start(|context| async move {
+        let stop_at = args.stop_at;
+        let v = start(context, args).await?;
+        let mut heights = v.shared.heights();
+        loop {
+            if stop_at.is_some_and(|h| *heights.borrow() >= h) {
+                break;
+            }
+            tokio::select! {
+                r = heights.changed() => { if r.is_err() { break; } }
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("poai node: stopping");
+                    break;
+                }
+            }
+        }
+        let height = v.shared.state().head().height;
+        v.handle.stop().await?;
+        eprintln!("poai node: stopped at height {height}");
+        Ok(())
+    })
+}
+
+/// Starts a validator on `context` (a commonware tokio runtime whose storage directory is
+/// `DATA/consensus`): opens the chain, serves RPC, joins the p2p network and consensus.
+pub async fn start(context: cw_tokio::Context, args: NodeArgs) -> Result<Running> {
     let genesis = args.read_genesis()?;
     let key_path = args
         .consensus_key
@@ -95,107 +135,89 @@ pub fn run(args: NodeArgs) -> Result<()> {
     let (machine, _) =
         poai_node::sigverify::with_backend(poai_node::tee::machine(), args.verify_backend)?;
     let shared = Shared::open(&cfg, machine)?;
-    let runner = cw_tokio::Runner::new(
-        cw_tokio::Config::new().with_storage_directory(args.data.join("consensus")),
-    );
     let chain_id = genesis.chain_id.0;
     let block_interval = cfg.block_interval;
-    runner.start(|context| async move {
-        let handle = node::serve(cfg, shared.clone()).await?;
-        let url = format!("http://{}", handle.rpc_addr);
-        std::fs::write(args.data.join("rpc.addr"), &url)
-            .with_context(|| format!("writing {}", args.data.join("rpc.addr").display()))?;
+    let handle = node::serve(cfg, shared.clone()).await?;
+    let url = format!("http://{}", handle.rpc_addr);
+    std::fs::write(args.data.join("rpc.addr"), &url)
+        .with_context(|| format!("writing {}", args.data.join("rpc.addr").display()))?;
 
-        let mut ecfg = EngineConfig::new(signer.clone(), validators.clone(), chain_id, "poai");
-        ecfg.block_interval = block_interval;
-        let handshake = Cups::<_, commonware_cryptography::ChaCha20Poly1305>::new(
-            Sake {
-                signer,
-                synchrony_bound: Duration::from_secs(5),
-                max_handshake_age: Duration::from_secs(10),
-                version: sake::Version::V1,
-            },
-            cups::Version::V1,
-        );
-        let n = NZUsize!(validators.keys().len().max(1));
-        let mut p2p = if args.p2p_local {
-            lookup::Config::local(
-                handshake,
-                &ecfg.namespace,
-                args.p2p,
-                n,
-                MAX_MESSAGE_BYTES,
-                NZUsize!(4096),
-            )
-        } else {
-            let mut c = lookup::Config::recommended(
-                handshake,
-                &ecfg.namespace,
-                args.p2p,
-                n,
-                MAX_MESSAGE_BYTES,
-                NZUsize!(4096),
-            );
-            // Validators commonly sit on private networks.
-            c.allow_private_ips = true;
-            c
-        };
-        p2p.peer_connection_cooldown = p2p.peer_connection_cooldown.min(Duration::from_secs(5));
-        let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p);
-        let peer_map: Map<PublicKey, PeerAddress> = peers
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("duplicate validator in the peer list"))?;
-        let _ = oracle.track(0, peer_map);
-        let mut pairs = channel::ALL.map(|c| Some(network.register(c, QUOTA)));
-        let mut take = |i: usize| {
-            pairs
-                .get_mut(i)
-                .and_then(Option::take)
-                .ok_or_else(|| anyhow::anyhow!("channel {i} registered twice"))
-        };
-        let channels = Channels {
-            votes: take(0)?,
-            certificates: take(1)?,
-            resolver: take(2)?,
-            backfill: take(3)?,
-            blocks: take(4)?,
-            gossip: take(5)?,
-        };
-        network.start();
-        let app = PoaiApp::new(shared.clone(), validators.clone(), block_interval, None);
-        engine::start(
-            context.child("engine"),
-            ecfg,
-            shared.clone(),
-            app,
-            channels,
-            oracle.clone(),
-            oracle,
-        )
-        .await?;
-        eprintln!(
-            "poai node: validator {me} of {} on chain {chain_id}, p2p {}, height {}, JSON-RPC {url}",
-            validators.keys().len(),
+    let mut ecfg = EngineConfig::new(signer.clone(), validators.clone(), chain_id, "poai");
+    ecfg.block_interval = block_interval;
+    let handshake = Cups::<_, commonware_cryptography::ChaCha20Poly1305>::new(
+        Sake {
+            signer,
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let n = NZUsize!(validators.keys().len().max(1));
+    let mut p2p = if args.p2p_local {
+        lookup::Config::local(
+            handshake,
+            &ecfg.namespace,
             args.p2p,
-            shared.state().head().height,
+            n,
+            MAX_MESSAGE_BYTES,
+            NZUsize!(4096),
+        )
+    } else {
+        let mut c = lookup::Config::recommended(
+            handshake,
+            &ecfg.namespace,
+            args.p2p,
+            n,
+            MAX_MESSAGE_BYTES,
+            NZUsize!(4096),
         );
-        let mut heights = shared.heights();
-        let stop_at = args.stop_at;
-        loop {
-            if stop_at.is_some_and(|h| *heights.borrow() >= h) {
-                break;
-            }
-            tokio::select! {
-                r = heights.changed() => { if r.is_err() { break; } }
-                _ = tokio::signal::ctrl_c() => {
-                    eprintln!("poai node: stopping");
-                    break;
-                }
-            }
-        }
-        let height = shared.state().head().height;
-        handle.stop().await?;
-        eprintln!("poai node: stopped at height {height}");
-        Ok(())
+        // Validators commonly sit on private networks.
+        c.allow_private_ips = true;
+        c
+    };
+    p2p.peer_connection_cooldown = p2p.peer_connection_cooldown.min(Duration::from_secs(5));
+    let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p);
+    let peer_map: Map<PublicKey, PeerAddress> = peers
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("duplicate validator in the peer list"))?;
+    let _ = oracle.track(0, peer_map);
+    let mut pairs = channel::ALL.map(|c| Some(network.register(c, QUOTA)));
+    let mut take = |i: usize| {
+        pairs
+            .get_mut(i)
+            .and_then(Option::take)
+            .ok_or_else(|| anyhow::anyhow!("channel {i} registered twice"))
+    };
+    let channels = Channels {
+        votes: take(0)?,
+        certificates: take(1)?,
+        resolver: take(2)?,
+        backfill: take(3)?,
+        blocks: take(4)?,
+        gossip: take(5)?,
+    };
+    network.start();
+    let app = PoaiApp::new(shared.clone(), validators.clone(), block_interval, None);
+    engine::start(
+        context.child("engine"),
+        ecfg,
+        shared.clone(),
+        app,
+        channels,
+        oracle.clone(),
+        oracle,
+    )
+    .await?;
+    eprintln!(
+        "poai node: validator {me} of {} on chain {chain_id}, p2p {}, height {}, JSON-RPC {url}",
+        validators.keys().len(),
+        args.p2p,
+        shared.state().head().height,
+    );
+    Ok(Running {
+        shared,
+        handle,
+        url,
     })
 }

@@ -10,7 +10,7 @@
 //! Files in the data directory: `chain.redb`, `genesis.json`, `rpc.addr` (the RPC URL, written
 //! once the server listens), `miners/miner-<i>.key`, and `summary.json` at the end.
 
-use crate::node::{self, NodeConfig};
+use crate::node::{self, NodeConfig, Shared};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -25,6 +25,7 @@ use poai_primitives::{Address, ChainId, PrivacyLevel};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The devnet's chain id.
@@ -66,6 +67,11 @@ pub struct DevnetArgs {
     /// Where blocks' signatures are verified: cpu, gpu or auto (see `poai node`).
     #[arg(long, default_value_t = poai_gpu::Backend::Auto)]
     pub verify_backend: poai_gpu::Backend,
+    /// Validators. 1: one node in this process producing blocks. More: a BFT validator set on
+    /// loopback, validator 0 in this process and the others as `poai node` processes
+    /// (`poai` binary only; see docs/DESIGN-consensus.md).
+    #[arg(long, default_value_t = 1)]
+    pub validators: usize,
 }
 
 /// One miner's line of the summary.
@@ -183,50 +189,98 @@ pub fn run(args: DevnetArgs) -> Result<()> {
 
 /// Runs the devnet and returns its summary.
 pub async fn run_async(args: DevnetArgs) -> Result<Summary> {
-    if args.miners == 0 {
-        bail!("--miners must be at least 1");
-    }
-    if args.tiers.is_empty() {
-        bail!("--tiers needs at least one tier");
-    }
-    let tiers: Vec<PrivacyLevel> = args
-        .tiers
-        .iter()
-        .map(|t| PrivacyLevel::try_from(*t))
-        .collect::<Result<_, _>>()?;
-    let data = match &args.data {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("poai-devnet-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(data.join("miners"))
-        .with_context(|| format!("creating {}", data.display()))?;
-    let genesis_path = data.join("genesis.json");
-    let genesis = if genesis_path.exists() {
-        serde_json::from_slice(&std::fs::read(&genesis_path)?)
-            .with_context(|| format!("reading {}", genesis_path.display()))?
-    } else {
-        let g = devnet_genesis(node::now_unix(), args.time_step);
-        write_atomic(&genesis_path, serde_json::to_string_pretty(&g)?.as_bytes())?;
-        g
-    };
-
+    check_args(&args)?;
+    let data = data_dir(&args)?;
+    let genesis = genesis_in(&data, || devnet_genesis(node::now_unix(), args.time_step))?;
     let mut cfg = NodeConfig::new(genesis.clone(), data.clone());
     cfg.rpc_addr = args.rpc;
     cfg.metrics_addr = args.metrics;
     cfg.block_interval = Duration::from_millis(args.block_ms.max(1));
     let (machine, _) = crate::sigverify::with_backend(crate::tee::machine(), args.verify_backend)?;
     let handle = node::start(cfg, machine).await?;
-    let start_height = *handle.heights().borrow();
+    let url = format!("http://{}", handle.rpc_addr);
+    write_atomic(&data.join("rpc.addr"), url.as_bytes())?;
+    let summary = drive(&args, &data, &genesis, handle.shared(), &[url]).await;
+    // Stopping the producer may race a block in flight; it finishes that block first.
+    handle.stop().await?;
+    finish(&data, summary?)
+}
+
+/// Checks the arguments every devnet shares.
+pub fn check_args(args: &DevnetArgs) -> Result<()> {
+    if args.miners == 0 {
+        bail!("--miners must be at least 1");
+    }
+    if args.tiers.is_empty() {
+        bail!("--tiers needs at least one tier");
+    }
+    Ok(())
+}
+
+/// The data directory (created, with `miners/`).
+pub fn data_dir(args: &DevnetArgs) -> Result<PathBuf> {
+    let data = match &args.data {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("poai-devnet-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(data.join("miners"))
+        .with_context(|| format!("creating {}", data.display()))?;
+    Ok(data)
+}
+
+/// The devnet's `genesis.json` in `data`: read if an earlier run wrote it, else `make`'s.
+pub fn genesis_in(data: &Path, make: impl FnOnce() -> Genesis) -> Result<Genesis> {
+    let genesis_path = data.join("genesis.json");
+    if genesis_path.exists() {
+        return serde_json::from_slice(&std::fs::read(&genesis_path)?)
+            .with_context(|| format!("reading {}", genesis_path.display()));
+    }
+    let g = make();
+    write_atomic(&genesis_path, serde_json::to_string_pretty(&g)?.as_bytes())?;
+    Ok(g)
+}
+
+/// Writes `summary.json` and passes the summary on.
+pub fn finish(data: &Path, summary: Summary) -> Result<Summary> {
+    write_atomic(
+        &data.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    Ok(summary)
+}
+
+/// Runs the miners against the nodes at `urls` (miner `i` talks to `urls[i % len]`) with live
+/// progress from `shared` (a node of the chain), until the block or time limit or Ctrl-C; then
+/// stops the miners and summarises from `shared`'s state.
+pub async fn drive(
+    args: &DevnetArgs,
+    data: &Path,
+    genesis: &Genesis,
+    shared: &Arc<Shared>,
+    urls: &[String],
+) -> Result<Summary> {
+    let tiers: Vec<PrivacyLevel> = args
+        .tiers
+        .iter()
+        .map(|t| PrivacyLevel::try_from(*t))
+        .collect::<Result<_, _>>()?;
+    let heights = shared.heights();
+    let start_height = *heights.borrow();
     let blocks = match (args.blocks, args.duration) {
         (Some(b), _) => Some(b),
         (None, Some(_)) => None,
         (None, None) => Some(40),
     };
     let target = blocks.map(|b| start_height.saturating_add(b));
-    let url = format!("http://{}", handle.rpc_addr);
-    write_atomic(&data.join("rpc.addr"), url.as_bytes())?;
+    let url = urls
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no node to mine against"))?;
+    let clients = urls
+        .iter()
+        .map(|u| NodeClient::new(u))
+        .collect::<Result<Vec<_>, _>>()?;
 
-    let client = NodeClient::new(&url)?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut miners = Vec::new();
     let mut tasks = Vec::new();
@@ -239,7 +293,11 @@ pub async fn run_async(args: DevnetArgs) -> Result<Summary> {
         let stats = SharedStats::default();
         let address = poai_miner::miner_address(&key);
         miners.push((address, tier, stats.clone()));
-        let (c, st) = (client.clone(), stop.clone());
+        let c = clients
+            .get(i % clients.len())
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no node for miner {i}"))?;
+        let st = stop.clone();
         tasks.push(tokio::spawn(async move {
             let ev = dev_evidence(tier, &poai_miner::dev_device_seed(&key, 0));
             let device = poai_miner::register(&c, &key, ev, 0).await?;
@@ -252,7 +310,6 @@ pub async fn run_async(args: DevnetArgs) -> Result<Summary> {
             anyhow::Ok(())
         }));
     }
-
     let mp = MultiProgress::new();
     let chain_bar = mp.add(match blocks {
         Some(b) => ProgressBar::new(b),
@@ -280,7 +337,7 @@ pub async fn run_async(args: DevnetArgs) -> Result<Summary> {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut interrupted = false;
     loop {
-        let height = *handle.heights().borrow();
+        let height = *heights.borrow();
         let finished_blocks = target.is_some_and(|t| height >= t);
         let finished_time = deadline.is_some_and(|d| Instant::now() >= d);
         if finished_blocks || finished_time || interrupted {
@@ -291,10 +348,10 @@ pub async fn run_async(args: DevnetArgs) -> Result<Summary> {
             _ = tokio::signal::ctrl_c() => { interrupted = true; }
         }
         let (mined, treasury) = {
-            let s = handle.shared().state();
+            let s = shared.state();
             (s.ledger().mined, s.account(&genesis.treasury).ai)
         };
-        let height = *handle.heights().borrow();
+        let height = *heights.borrow();
         match blocks {
             Some(_) => chain_bar.set_position(height.saturating_sub(start_height)),
             None => chain_bar.set_position(started.elapsed().as_secs()),
@@ -332,7 +389,7 @@ pub async fn run_async(args: DevnetArgs) -> Result<Summary> {
         }
     }
     let summary = {
-        let s = handle.shared().state();
+        let s = shared.state();
         let head = s.head();
         let e = s
             .emission()
@@ -363,16 +420,10 @@ pub async fn run_async(args: DevnetArgs) -> Result<Summary> {
             mined: format_ai(s.ledger().mined),
             subsidy: format_ai(e.block_subsidy),
             ceiling: format_ai(e.ceiling),
-            rpc: url.clone(),
+            rpc: url,
             data: data.display().to_string(),
         }
     };
-    // Stopping the producer may race a block in flight; it finishes that block first.
-    handle.stop().await?;
-    write_atomic(
-        &data.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
     for e in miner_errors {
         eprintln!("miner error: {e}");
     }
