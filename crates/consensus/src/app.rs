@@ -15,8 +15,8 @@
 //!   transaction, wrong proposer, oversize), never for a temporary condition.
 
 use crate::block::{MAX_BLOCK_BYTES, PoaiBlock, digest_of};
+use crate::epochs::{EpochSets, Validators};
 use commonware_actor::Feedback;
-use commonware_codec::DecodeExt as _;
 use commonware_consensus::marshal::{Update, ancestry::Ancestry};
 use commonware_consensus::simplex::{scheme::ed25519 as simplex_ed25519, types::Context};
 use commonware_consensus::{Application, Reporter};
@@ -24,6 +24,7 @@ use commonware_cryptography::{Digested, blake3::Digest, ed25519::PublicKey};
 use commonware_runtime::Clock;
 use commonware_utils::{Acknowledgement as _, acknowledgement::Exact};
 use futures::StreamExt;
+use futures::channel::mpsc;
 use poai_chain::state::Changes;
 use poai_chain::{BlockContext, Hash32, Machine, Receipt, State, TxError, TxHash};
 use poai_node::node::Shared;
@@ -38,57 +39,6 @@ const MAX_REBUILD: usize = 512;
 /// A proposer's timestamp may run this far ahead of a verifier's clock; beyond it the verifier
 /// waits (clock skew is temporary, so it is never a reason to vote no).
 const MAX_FUTURE_SECS: u64 = 5;
-
-/// The validators of the chain: consensus key → account paid as proposer.
-#[derive(Debug, Clone)]
-pub struct Validators {
-    keys: Vec<PublicKey>,
-    accounts: HashMap<PublicKey, Address>,
-}
-
-impl Validators {
-    /// From (consensus key, account) pairs.
-    pub fn new(pairs: impl IntoIterator<Item = (PublicKey, Address)>) -> Self {
-        let mut keys = Vec::new();
-        let mut accounts = HashMap::new();
-        for (k, a) in pairs {
-            if accounts.insert(k.clone(), a).is_none() {
-                keys.push(k);
-            }
-        }
-        keys.sort();
-        Self { keys, accounts }
-    }
-
-    /// The validators a genesis lists; an error names the key that is not an ed25519 point.
-    pub fn from_genesis(genesis: &poai_chain::Genesis) -> anyhow::Result<Self> {
-        let c = genesis
-            .consensus
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("the genesis has no `consensus` section"))?;
-        let mut pairs = Vec::new();
-        for v in &c.validators {
-            let key = PublicKey::decode(v.consensus_key.to_vec()).map_err(|e| {
-                anyhow::anyhow!(
-                    "genesis field `consensus.validators`: key {} is not an ed25519 public key: {e}",
-                    hex::encode(v.consensus_key)
-                )
-            })?;
-            pairs.push((key, v.address));
-        }
-        Ok(Self::new(pairs))
-    }
-
-    /// The consensus keys, sorted.
-    pub fn keys(&self) -> &[PublicKey] {
-        &self.keys
-    }
-
-    /// The account of a validator.
-    pub fn account(&self, key: &PublicKey) -> Option<Address> {
-        self.accounts.get(key).copied()
-    }
-}
 
 /// A block this node proposed or verified, not finalized yet, with the state after it.
 struct Pending {
@@ -106,7 +56,7 @@ pub type FinalizedLog = Arc<Mutex<Vec<(u64, Hash32, Hash32)>>>;
 
 struct Inner {
     shared: Arc<Shared>,
-    validators: Validators,
+    sets: EpochSets,
     block_interval: Duration,
     pending: Mutex<HashMap<Hash32, Arc<Pending>>>,
     /// When this node first had each unfinalized block (paces the next proposal).
@@ -134,14 +84,14 @@ impl PoaiApp {
     /// An application over an opened node; `log` records every finalized block if given.
     pub fn new(
         shared: Arc<Shared>,
-        validators: Validators,
+        sets: EpochSets,
         block_interval: Duration,
         log: Option<FinalizedLog>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared,
-                validators,
+                sets,
                 block_interval,
                 pending: Mutex::new(HashMap::new()),
                 seen: Mutex::new(HashMap::new()),
@@ -150,11 +100,18 @@ impl PoaiApp {
         }
     }
 
-    /// The reporter marshal hands finalized blocks to.
-    pub fn finalizer(&self) -> Finalizer {
+    /// The reporter marshal hands finalized blocks to; boundary blocks go on to `epochs`, which
+    /// acknowledges them once the next epoch's engine runs.
+    pub fn finalizer(&self, epochs: mpsc::UnboundedSender<EnterEpoch>) -> Finalizer {
         Finalizer {
             inner: self.inner.clone(),
+            epochs,
         }
+    }
+
+    /// The account of `leader` in `epoch`.
+    fn account_of(&self, epoch: u64, leader: &PublicKey) -> Option<Address> {
+        self.inner.sets.validators(epoch)?.account(leader)
     }
 
     /// The state after `parent`: the finalized state, a pending block's, or rebuilt by executing
@@ -260,7 +217,7 @@ impl<E: Clock + Send + 'static> Application<E> for PoaiApp {
         let (clock, ctx) = context;
         let mut ancestry = Box::pin(ancestry);
         let parent = ancestry.next().await?;
-        let proposer = self.inner.validators.account(&ctx.leader)?;
+        let proposer = self.account_of(ctx.round.epoch().get(), &ctx.leader)?;
         // Pace the chain: one block per interval after the parent arrived here.
         let first_seen = lock(&self.inner.seen)
             .get(&parent.inner().hash())
@@ -317,7 +274,8 @@ impl<E: Clock + Send + 'static> Application<E> for PoaiApp {
         };
         let b = block.inner();
         if b.encoded_len() > MAX_BLOCK_BYTES
-            || Some(b.block().header.proposer) != self.inner.validators.account(&ctx.leader)
+            || Some(b.block().header.proposer)
+                != self.account_of(ctx.round.epoch().get(), &ctx.leader)
         {
             return false;
         }
@@ -351,14 +309,28 @@ impl<E: Clock + Send + 'static> Application<E> for PoaiApp {
     }
 }
 
+/// A boundary block was committed: the orchestrator enters `epoch` (whose simplex starts from
+/// `floor`, the boundary block's digest), then acknowledges the block to marshal.
+pub struct EnterEpoch {
+    /// The epoch to enter.
+    pub epoch: u64,
+    /// The boundary block's digest.
+    pub floor: Digest,
+    /// Marshal's acknowledgement of the boundary block.
+    pub ack: Exact,
+}
+
 /// Commits finalized blocks to the node (the `Reporter` marshal delivers them to).
 #[derive(Clone)]
 pub struct Finalizer {
     inner: Arc<Inner>,
+    epochs: mpsc::UnboundedSender<EnterEpoch>,
 }
 
 impl Finalizer {
-    fn finalize(&self, block: &PoaiBlock) -> anyhow::Result<()> {
+    /// Commits `block`; for an epoch's boundary block also records the next epoch's set and
+    /// returns that epoch (the caller hands the acknowledgement to the orchestrator).
+    fn finalize(&self, block: &PoaiBlock) -> anyhow::Result<Option<u64>> {
         let inner = &self.inner;
         let shared = &inner.shared;
         let height = block.block().header.height;
@@ -375,7 +347,17 @@ impl Finalizer {
                 block.hash(),
                 stored.hash()
             );
-            return Ok(());
+            // A restart enters the epoch after the head directly; a boundary at or below the
+            // head needs no transition, only its set (recomputed if the crash came between the
+            // commit and persisting it: then the head is that boundary).
+            let state = shared.state();
+            if state.is_epoch_boundary(height) {
+                let next = state.epoch_of(height).saturating_add(1);
+                if inner.sets.validators(next).is_none() && height == state.head().height {
+                    inner.sets.insert(next, Validators::from_state(&state)?)?;
+                }
+            }
+            return Ok(None);
         }
         let pending = lock(&inner.pending).remove(&block.hash());
         let (state, changes, receipts, rejected) = match pending {
@@ -399,7 +381,21 @@ impl Finalizer {
             }
         };
         let root = state.head().state_root;
+        let boundary = state.is_epoch_boundary(height);
+        let next_set = if boundary {
+            Some(Validators::from_state(&state)?)
+        } else {
+            None
+        };
+        let epoch = state.epoch_of(height);
         shared.commit_finalized(block.block(), &receipts, &changes, state, &rejected)?;
+        let entered = match next_set {
+            Some(v) => {
+                inner.sets.insert(epoch.saturating_add(1), v)?;
+                Some(epoch.saturating_add(1))
+            }
+            None => None,
+        };
         // Drop what can no longer be built on; the pacing entry of this block stays (the next
         // proposal waits on it).
         let keep: HashSet<Hash32> = {
@@ -411,7 +407,7 @@ impl Finalizer {
         if let Some(log) = &inner.log {
             lock(log).push((height, block.hash(), root));
         }
-        Ok(())
+        Ok(entered)
     }
 }
 
@@ -421,7 +417,14 @@ impl Reporter for Finalizer {
     fn report(&mut self, activity: Self::Activity) -> Feedback {
         if let Update::Block(block, ack) = activity {
             match self.finalize(block.inner()) {
-                Ok(()) => ack.acknowledge(),
+                Ok(None) => ack.acknowledge(),
+                Ok(Some(epoch)) => {
+                    let floor = digest_of(block.inner().hash());
+                    if let Err(e) = self.epochs.unbounded_send(EnterEpoch { epoch, floor, ack }) {
+                        // The orchestrator is gone (shutting down): acknowledge nothing.
+                        drop(e);
+                    }
+                }
                 // Not acknowledging stops marshal from delivering more: the node halts at the
                 // last good height instead of building on a state it cannot trust.
                 Err(e) => eprintln!("poai consensus: halting: {e:#}"),

@@ -1,32 +1,57 @@
-//! Wiring one validator: simplex (BFT over block digests), marshal (full blocks, backfill,
-//! ordered delivery of finalized blocks), the block buffer, the backfill resolver and mempool
-//! gossip, on any commonware runtime and network (docs/DESIGN-consensus.md, section 1.2). The
-//! node runs it on the tokio runtime with authenticated TCP ([`crate::validator`]); the tests
-//! run it on the deterministic runtime with a simulated network.
+//! Wiring one validator: simplex (BFT over block digests, one engine per epoch), marshal (full
+//! blocks, backfill, ordered delivery of finalized blocks), the block buffer, the backfill
+//! resolver, the epoch orchestrator and mempool gossip, on any commonware runtime and network
+//! (docs/DESIGN-consensus.md, sections 1.2 and 2.3). The node runs it on the tokio runtime with
+//! authenticated TCP ([`crate::validator`]); the tests on the deterministic runtime with a
+//! simulated network.
+//!
+//! Epochs: the orchestrator runs the simplex engine of the current epoch on vote, certificate
+//! and resolver channels multiplexed by epoch. When the finalizer commits an epoch's boundary
+//! block it records the next set ([`EpochSets`]) and hands the block's acknowledgement to the
+//! orchestrator, which starts the next epoch's engine (from the boundary block), stops the old
+//! one and only then acknowledges. A message from a later epoch than ours means we missed a
+//! boundary: marshal is hinted to fetch our epoch's boundary finalization from that peer.
 
-use crate::app::{PoaiApp, Validators, genesis_digest};
-use crate::block::PoaiBlock;
+use crate::app::{EnterEpoch, PoaiApp, genesis_digest};
+use crate::block::{PoaiBlock, digest_of};
+use crate::epochs::{EpochSets, Validators};
 use commonware_broadcast::buffered;
 use commonware_consensus::marshal::{
-    self, core::Actor as MarshalActor, standard::Inline, standard::Standard,
+    self, core::Actor as MarshalActor, core::Mailbox as MarshalMailbox, standard::Inline,
+    standard::Standard,
 };
 use commonware_consensus::simplex::{
     self, elector::RoundRobin, scheme::ed25519 as simplex_ed25519,
 };
-use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
+use commonware_consensus::types::{Epoch, Epocher as _, FixedEpocher, ViewDelta};
 use commonware_cryptography::{
-    Signer as _, certificate::ConstantProvider, certificate::Verifier as _, ed25519::PrivateKey,
+    Signer as _, blake3::Digest, certificate::Verifier as _, ed25519::PrivateKey,
     ed25519::PublicKey, sha256::Sha256,
 };
+use commonware_p2p::utils::mux::{Builder as _, MuxHandle, Muxer};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
-use commonware_runtime::{Clock, Metrics, Spawner, Storage, Supervisor, buffer::paged::CacheRef};
+use commonware_runtime::{
+    Clock, Handle, Metrics, Spawner, Storage, Supervisor, buffer::paged::CacheRef,
+};
 use commonware_storage::archive::immutable;
-use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, acknowledgement::Exact, ordered::Set};
+use commonware_utils::{
+    Acknowledgement as _, NZDuration, NZU16, NZU64, NZUsize, acknowledgement::Exact,
+    vec::NonEmptyVec,
+};
+use futures::StreamExt as _;
+use futures::channel::mpsc;
 use poai_node::node::Shared;
 use rand_core::CryptoRng;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Tells the network which peers an epoch needs (its validators and the previous epoch's,
+/// with the addresses they gave).
+pub trait PeerTracker: Send + 'static {
+    /// Tracks `peers` for `epoch`.
+    fn track(&mut self, epoch: u64, peers: &[(PublicKey, Option<String>)]);
+}
 
 /// p2p channel numbers. Every validator must agree on them.
 pub mod channel {
@@ -70,8 +95,6 @@ pub struct Channels<S, R> {
 pub struct EngineConfig {
     /// Its consensus key.
     pub signer: PrivateKey,
-    /// The validator set.
-    pub validators: Validators,
     /// Domain of every consensus signature: one per chain, so votes cannot replay across chains.
     pub namespace: Vec<u8>,
     /// Prefix of the runtime storage partitions (the runtime's storage directory is per node;
@@ -86,13 +109,13 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults for a validator of `validators`: 500 ms blocks, 2 s leader timeout.
-    pub fn new(signer: PrivateKey, validators: Validators, chain_id: u64, prefix: &str) -> Self {
+    /// Defaults for the validator with key `signer` on chain `chain_id`: 500 ms blocks, 2 s leader
+    /// timeout.
+    pub fn new(signer: PrivateKey, chain_id: u64, prefix: &str) -> Self {
         let mut namespace = b"poai/consensus/v1/".to_vec();
         namespace.extend_from_slice(&chain_id.to_be_bytes());
         Self {
             signer,
-            validators,
             namespace,
             partition_prefix: prefix.to_string(),
             block_interval: Duration::from_millis(500),
@@ -129,16 +152,20 @@ fn archive_cfg<C>(
     }
 }
 
-/// Starts a validator's consensus on `context`: marshal, block buffer, backfill, simplex and
-/// gossip. Returns once everything is spawned; the tasks live as long as `context`'s tree.
-pub async fn start<E, S, R, P, B>(
+/// Starts a validator's consensus on `context`: marshal, block buffer, backfill, the epoch
+/// orchestrator (and through it simplex) and gossip. Returns once everything is spawned; the
+/// tasks live as long as `context`'s tree.
+#[allow(clippy::too_many_arguments)]
+pub async fn start<E, S, R, P, B, T>(
     context: E,
     cfg: EngineConfig,
     shared: Arc<Shared>,
+    sets: EpochSets,
     app: PoaiApp,
     channels: Channels<S, R>,
     peers: P,
     blocker: B,
+    tracker: T,
 ) -> anyhow::Result<()>
 where
     E: Clock + Spawner + Storage + Metrics + Supervisor + CryptoRng,
@@ -146,16 +173,40 @@ where
     R: Receiver<PublicKey = PublicKey>,
     P: Provider<PublicKey = PublicKey>,
     B: Blocker<PublicKey = PublicKey> + Clone,
+    T: PeerTracker,
 {
     let me = cfg.signer.public_key();
-    let participants = Set::try_from(cfg.validators.keys().to_vec())
-        .map_err(|_| anyhow::anyhow!("the validator set lists a consensus key twice"))?;
-    let scheme = simplex_ed25519::Scheme::signer(&cfg.namespace, participants, cfg.signer.clone())
-        .ok_or_else(|| {
-            anyhow::anyhow!("this node's consensus key {me} is not in the validator set")
-        })?;
-    let provider = ConstantProvider::<simplex_ed25519::Scheme, Epoch>::new(scheme.clone());
     let (genesis, genesis_block) = genesis_digest(&shared)?;
+    let (length, head) = {
+        let state = shared.state();
+        let length = state
+            .epoch_length()
+            .ok_or_else(|| anyhow::anyhow!("the genesis has no `consensus` section"))?;
+        (length, state.head().height)
+    };
+    let epocher = FixedEpocher::new(
+        std::num::NonZeroU64::new(length)
+            .ok_or_else(|| anyhow::anyhow!("genesis field `consensus.epoch_length` is 0"))?,
+    );
+    // The epoch of the next block, and its simplex floor: the previous epoch's boundary block.
+    let active = head.saturating_add(1) / length;
+    let floor = if active == 0 {
+        genesis
+    } else {
+        let boundary = active.saturating_mul(length).saturating_sub(1);
+        let b = shared
+            .store
+            .block(boundary)?
+            .ok_or_else(|| anyhow::anyhow!("boundary block {boundary} is not stored"))?;
+        if sets.validators(active).is_none() && boundary == head {
+            sets.insert(active, Validators::from_state(&shared.state())?)?;
+        }
+        digest_of(b.hash())
+    };
+    anyhow::ensure!(
+        sets.validators(active).is_some(),
+        "no validator set for epoch {active} (epochs.json lost?)"
+    );
     let cache = CacheRef::new(NZU16!(4096), NZUsize!(256));
     let prefix = cfg.partition_prefix.clone();
 
@@ -205,16 +256,13 @@ where
     .await
     .map_err(|e| anyhow::anyhow!("opening the blocks archive: {e}"))?;
 
-    // One epoch for the whole chain: the validator set is fixed by genesis (set changes at epoch
-    // boundaries are not wired yet; see docs/DESIGN-consensus.md).
-    let epocher = FixedEpocher::new(NZU64!(1 << 60));
     let (actor, mailbox, _floor) =
         MarshalActor::<_, Standard<PoaiBlock>, _, _, _, _, _, Exact>::init(
             context.child("marshal"),
             finalizations,
             blocks,
             marshal::Config {
-                provider,
+                provider: sets.clone(),
                 epocher: epocher.clone(),
                 start: marshal::Start::Genesis(genesis_block),
                 partition_prefix: prefix.clone(),
@@ -232,42 +280,201 @@ where
             },
         )
         .await;
-    actor.start(app.finalizer(), buffer, resolver);
-
-    let inline = Inline::new(context.child("inline"), app, mailbox, epocher);
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: inline.clone(),
-            relay: inline.clone(),
-            reporter: inline,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex"),
-            mailbox_size: NZUsize!(1024),
-            epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis),
-            replay_buffer: NZUsize!(1 << 16),
-            write_buffer: NZUsize!(1 << 12),
-            page_cache: cache,
-            leader_timeout: cfg.leader_timeout,
-            certification_timeout: cfg.certification_timeout,
-            timeout_retry: Duration::from_secs(5),
-            view_retention: ViewDelta::new(10),
-            skip: simplex::SkipPolicy::Disabled,
-            fetch_timeout: NZDuration!(Duration::from_secs(2)),
-            fetch_retry_delay: Duration::from_millis(200),
-            forward: simplex::ForwardPolicy::Disabled,
-            track_historical_votes: false,
-        },
+    let (enter_tx, enter_rx) = mpsc::unbounded();
+    actor.start(app.finalizer(enter_tx), buffer, resolver);
+    let inline = Inline::new(
+        context.child("inline"),
+        app,
+        mailbox.clone(),
+        epocher.clone(),
     );
-    engine.start(channels.votes, channels.certificates, channels.resolver);
+
+    let orchestrator = Orchestrator {
+        cfg,
+        sets,
+        inline,
+        marshal: mailbox,
+        epocher,
+        blocker,
+        tracker,
+        cache,
+    };
+    let (votes, certificates, resolver) =
+        (channels.votes, channels.certificates, channels.resolver);
+    context.child("orchestrator").spawn(move |ctx| {
+        orchestrator.run(ctx, votes, certificates, resolver, active, floor, enter_rx)
+    });
 
     let (gs, gr) = channels.gossip;
     context
         .child("gossip")
         .spawn(move |ctx| crate::gossip::run(ctx, shared, gs, gr));
     Ok(())
+}
+
+type App<E> = Inline<E, simplex_ed25519::Scheme, PoaiApp, PoaiBlock, FixedEpocher>;
+
+struct Orchestrator<E, B, T>
+where
+    E: Clock + Spawner + Storage + Metrics + Supervisor + CryptoRng,
+{
+    cfg: EngineConfig,
+    sets: EpochSets,
+    inline: App<E>,
+    marshal: MarshalMailbox<simplex_ed25519::Scheme, Standard<PoaiBlock>>,
+    epocher: FixedEpocher,
+    blocker: B,
+    tracker: T,
+    cache: CacheRef,
+}
+
+struct EpochChannels<S: Sender> {
+    votes: MuxHandle<S>,
+    certificates: MuxHandle<S>,
+    resolver: MuxHandle<S>,
+}
+
+impl<E, B, T> Orchestrator<E, B, T>
+where
+    E: Clock + Spawner + Storage + Metrics + Supervisor + CryptoRng,
+    B: Blocker<PublicKey = PublicKey> + Clone,
+    T: PeerTracker,
+{
+    #[allow(clippy::too_many_arguments)]
+    async fn run<S, R>(
+        mut self,
+        context: E,
+        votes: (S, R),
+        certificates: (S, R),
+        resolver: (S, R),
+        active: u64,
+        floor: Digest,
+        mut enter: mpsc::UnboundedReceiver<EnterEpoch>,
+    ) where
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+    {
+        let (mux, vote_handle, mut vote_backup) =
+            Muxer::builder(context.child("vote_mux"), votes.0, votes.1)
+                .with_backup()
+                .build();
+        mux.start();
+        let (mux, cert_handle, mut cert_backup) = Muxer::builder(
+            context.child("certificate_mux"),
+            certificates.0,
+            certificates.1,
+        )
+        .with_backup()
+        .build();
+        mux.start();
+        let (mux, resolver_handle) =
+            Muxer::new(context.child("resolver_mux"), resolver.0, resolver.1);
+        mux.start();
+        let mut channels = EpochChannels {
+            votes: vote_handle,
+            certificates: cert_handle,
+            resolver: resolver_handle,
+        };
+        let Some(mut current) = self.enter(&context, &mut channels, active, floor).await else {
+            eprintln!("poai consensus: could not start epoch {active}");
+            return;
+        };
+        loop {
+            tokio::select! {
+                biased;
+                msg = enter.next() => {
+                    let Some(EnterEpoch { epoch, floor, ack }) = msg else { break };
+                    if epoch > current.0 {
+                        let Some(next) = self.enter(&context, &mut channels, epoch, floor).await else {
+                            eprintln!("poai consensus: could not start epoch {epoch}");
+                            break;
+                        };
+                        current.1.abort();
+                        current = next;
+                    }
+                    ack.acknowledge();
+                }
+                b = vote_backup.recv() => {
+                    let Some((theirs, (from, _))) = b else { break };
+                    self.behind(current.0, theirs, from);
+                }
+                b = cert_backup.recv() => {
+                    let Some((theirs, (from, _))) = b else { break };
+                    self.behind(current.0, theirs, from);
+                }
+            }
+        }
+    }
+
+    /// A peer sent traffic of epoch `theirs`; if it is later than ours we missed our epoch's
+    /// boundary: ask marshal to fetch its finalization from that peer.
+    fn behind(&self, ours: u64, theirs: u64, from: PublicKey) {
+        if theirs <= ours {
+            return;
+        }
+        if let Some(last) = self.epocher.last(Epoch::new(ours)) {
+            self.marshal.hint_finalized(last, NonEmptyVec::new(from));
+        }
+    }
+
+    /// Starts the simplex engine of `epoch` from `floor`.
+    async fn enter<S: Sender<PublicKey = PublicKey>>(
+        &mut self,
+        context: &E,
+        channels: &mut EpochChannels<S>,
+        epoch: u64,
+        floor: Digest,
+    ) -> Option<(u64, Handle<()>)> {
+        let validators = self.sets.validators(epoch)?;
+        let mut peers: Vec<(PublicKey, Option<String>)> = Vec::new();
+        for set in [
+            self.sets.validators(epoch.saturating_sub(1)),
+            Some(validators),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for k in set.keys() {
+                if !peers.iter().any(|(p, _)| p == k) {
+                    peers.push((k.clone(), set.net_addr(k).map(str::to_string)));
+                }
+            }
+        }
+        self.tracker.track(epoch, &peers);
+        let scheme = self.sets.scheme(epoch)?;
+        // Genesis or the previous epoch's boundary block: both are finalized starting points.
+        let floor = simplex::Floor::Genesis(floor);
+        let engine = simplex::Engine::new(
+            context.child("simplex").with_attribute("epoch", epoch),
+            simplex::Config {
+                scheme,
+                elector: RoundRobin::<Sha256>::default(),
+                blocker: self.blocker.clone(),
+                automaton: self.inline.clone(),
+                relay: self.inline.clone(),
+                reporter: self.inline.clone(),
+                strategy: Sequential,
+                partition: format!("{}-simplex-{epoch}", self.cfg.partition_prefix),
+                mailbox_size: NZUsize!(1024),
+                epoch: Epoch::new(epoch),
+                floor,
+                replay_buffer: NZUsize!(1 << 16),
+                write_buffer: NZUsize!(1 << 12),
+                page_cache: self.cache.clone(),
+                leader_timeout: self.cfg.leader_timeout,
+                certification_timeout: self.cfg.certification_timeout,
+                timeout_retry: Duration::from_secs(5),
+                view_retention: ViewDelta::new(10),
+                skip: simplex::SkipPolicy::Disabled,
+                fetch_timeout: NZDuration!(Duration::from_secs(2)),
+                fetch_retry_delay: Duration::from_millis(200),
+                forward: simplex::ForwardPolicy::Disabled,
+                track_historical_votes: false,
+            },
+        );
+        let votes = channels.votes.register(epoch).await.ok()?;
+        let certificates = channels.certificates.register(epoch).await.ok()?;
+        let resolver = channels.resolver.register(epoch).await.ok()?;
+        Some((epoch, engine.start(votes, certificates, resolver)))
+    }
 }

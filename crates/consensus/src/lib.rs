@@ -5,7 +5,8 @@
 //! - [`block`]: the block as consensus sees it (digest = the chain's block hash).
 //! - [`app`]: propose and verify on speculative state; commit finalized blocks.
 //! - [`gossip`]: mempool gossip between validators.
-//! - [`engine`]: wiring one validator on any commonware runtime and network.
+//! - [`engine`]: wiring one validator on any commonware runtime and network; epoch changes.
+//! - [`epochs`]: validator sets per epoch, from genesis and staking.
 //! - [`validator`]: `poai node --consensus-key`: a validator on tokio with authenticated TCP.
 //! - [`keys`]: consensus key files.
 //! - [`cluster`]: a local validator set on loopback (devnet, tests).
@@ -19,10 +20,12 @@ pub mod block;
 pub mod cluster;
 pub mod devnet;
 pub mod engine;
+pub mod epochs;
 pub mod gossip;
 pub mod keys;
 pub mod validator;
 
-pub use app::{FinalizedLog, PoaiApp, Validators};
+pub use app::{FinalizedLog, PoaiApp};
 pub use block::PoaiBlock;
 pub use engine::{Channels, EngineConfig, start};
+pub use epochs::{EpochSets, Validators};

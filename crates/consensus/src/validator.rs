@@ -7,9 +7,11 @@
 //! keeps a restarted validator from voting twice) and marshal's archives of finalized blocks and
 //! certificates, which peers backfill from.
 
-use crate::app::{PoaiApp, Validators};
+use crate::app::PoaiApp;
 use crate::block::MAX_MESSAGE_BYTES;
+use crate::engine::PeerTracker;
 use crate::engine::{self, Channels, EngineConfig, channel};
+use crate::epochs::{EpochSets, Validators};
 use anyhow::{Context, Result};
 use commonware_codec::DecodeExt as _;
 use commonware_cryptography::{Signer as _, ed25519::PublicKey};
@@ -95,39 +97,32 @@ pub async fn start(context: cw_tokio::Context, args: NodeArgs) -> Result<Running
     let signer = crate::keys::read(&key_path)?;
     let me = signer.public_key();
     let validators = Validators::from_genesis(&genesis)?;
-    let account = validators.account(&me).ok_or_else(|| {
-        anyhow::anyhow!(
-            "consensus key {} ({}) is not in the genesis validator set",
-            key_path.display(),
-            me
-        )
-    })?;
-    // Peer addresses: genesis first, then --peers.
-    let mut addrs: BTreeMap<PublicKey, SocketAddr> = BTreeMap::new();
+    // Not in the genesis set: a validator that bonded later (it follows the chain and votes
+    // from the epoch its stake takes effect).
+    let account = validators.account(&me).unwrap_or_default();
+    // Peer addresses: genesis first, then --peers; later sets add the addresses they bonded with.
+    let mut book: BTreeMap<PublicKey, SocketAddr> = BTreeMap::new();
     if let Some(c) = &genesis.consensus {
         for v in &c.validators {
             if let (Some(a), Ok(k)) = (&v.net_addr, PublicKey::decode(v.consensus_key.to_vec())) {
                 let a = a.parse().map_err(|e| {
                     anyhow::anyhow!("genesis field `consensus.validators`: net_addr {a:?}: {e}")
                 })?;
-                addrs.insert(k, a);
+                book.insert(k, a);
             }
         }
     }
     for p in &args.peers {
         let (k, a) = parse_peer(p)?;
-        addrs.insert(k, a);
+        book.insert(k, a);
     }
-    addrs.insert(me.clone(), args.p2p);
-    let peers: Vec<(PublicKey, PeerAddress)> = validators
-        .keys()
-        .iter()
-        .filter_map(|k| {
-            addrs
-                .get(k)
-                .map(|a| (k.clone(), PeerAddress::Symmetric(*a)))
-        })
-        .collect();
+    book.insert(me.clone(), args.p2p);
+    let max_peers = genesis
+        .consensus
+        .as_ref()
+        .map_or(4, |c| usize::try_from(c.max_validators).unwrap_or(100))
+        .saturating_mul(2)
+        .max(4);
 
     let mut cfg = args.config(genesis.clone());
     cfg.produce_blocks = false;
@@ -142,8 +137,9 @@ pub async fn start(context: cw_tokio::Context, args: NodeArgs) -> Result<Running
     std::fs::write(args.data.join("rpc.addr"), &url)
         .with_context(|| format!("writing {}", args.data.join("rpc.addr").display()))?;
 
-    let mut ecfg = EngineConfig::new(signer.clone(), validators.clone(), chain_id, "poai");
+    let mut ecfg = EngineConfig::new(signer.clone(), chain_id, "poai");
     ecfg.block_interval = block_interval;
+    let signer_for_sets = signer.clone();
     let handshake = Cups::<_, commonware_cryptography::ChaCha20Poly1305>::new(
         Sake {
             signer,
@@ -153,7 +149,7 @@ pub async fn start(context: cw_tokio::Context, args: NodeArgs) -> Result<Running
         },
         cups::Version::V1,
     );
-    let n = NZUsize!(validators.keys().len().max(1));
+    let n = std::num::NonZeroUsize::new(max_peers).unwrap_or(NZUsize!(4));
     let mut p2p = if args.p2p_local {
         lookup::Config::local(
             handshake,
@@ -177,11 +173,7 @@ pub async fn start(context: cw_tokio::Context, args: NodeArgs) -> Result<Running
         c
     };
     p2p.peer_connection_cooldown = p2p.peer_connection_cooldown.min(Duration::from_secs(5));
-    let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p);
-    let peer_map: Map<PublicKey, PeerAddress> = peers
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("duplicate validator in the peer list"))?;
-    let _ = oracle.track(0, peer_map);
+    let (mut network, oracle) = lookup::Network::new(context.child("p2p"), p2p);
     let mut pairs = channel::ALL.map(|c| Some(network.register(c, QUOTA)));
     let mut take = |i: usize| {
         pairs
@@ -198,15 +190,27 @@ pub async fn start(context: cw_tokio::Context, args: NodeArgs) -> Result<Running
         gossip: take(5)?,
     };
     network.start();
-    let app = PoaiApp::new(shared.clone(), validators.clone(), block_interval, None);
+    let sets = EpochSets::open(
+        &ecfg.namespace,
+        signer_for_sets,
+        validators.clone(),
+        Some(args.data.join("epochs.json")),
+    )?;
+    let app = PoaiApp::new(shared.clone(), sets.clone(), block_interval, None);
+    let tracker = LookupTracker {
+        oracle: oracle.clone(),
+        book,
+    };
     engine::start(
         context.child("engine"),
         ecfg,
         shared.clone(),
+        sets,
         app,
         channels,
         oracle.clone(),
         oracle,
+        tracker,
     )
     .await?;
     eprintln!(
@@ -220,4 +224,33 @@ pub async fn start(context: cw_tokio::Context, args: NodeArgs) -> Result<Running
         handle,
         url,
     })
+}
+
+/// Tracks each epoch's peers on the authenticated network, with the addresses from genesis and
+/// `--peers` first and those the validators bonded with otherwise.
+struct LookupTracker {
+    oracle: lookup::Oracle<PublicKey>,
+    book: BTreeMap<PublicKey, SocketAddr>,
+}
+
+impl PeerTracker for LookupTracker {
+    fn track(&mut self, epoch: u64, peers: &[(PublicKey, Option<String>)]) {
+        let known: Vec<(PublicKey, PeerAddress)> = peers
+            .iter()
+            .filter_map(|(k, addr)| {
+                let a = self
+                    .book
+                    .get(k)
+                    .copied()
+                    .or_else(|| addr.as_deref().and_then(|a| a.parse().ok()))?;
+                Some((k.clone(), PeerAddress::Symmetric(a)))
+            })
+            .collect();
+        match Map::<PublicKey, PeerAddress>::try_from(known) {
+            Ok(map) => {
+                let _ = self.oracle.track(epoch, map);
+            }
+            Err(_) => eprintln!("poai consensus: epoch {epoch}: duplicate peer"),
+        }
+    }
 }

@@ -7,8 +7,8 @@ use commonware_runtime::{Clock, Quota, Runner as _, Spawner as _, Supervisor as 
 use commonware_utils::{NZU32, NZUsize, Probability};
 use poai_chain::genesis::{ConsensusGenesis, GenesisValidator};
 use poai_chain::{Call, Genesis, Hash32, Machine, SignedTx, Transaction, TxBody, address_of};
-use poai_consensus::engine::{self, Channels, EngineConfig, channel};
-use poai_consensus::{FinalizedLog, PoaiApp, Validators};
+use poai_consensus::engine::{self, Channels, EngineConfig, PeerTracker, channel};
+use poai_consensus::{EpochSets, FinalizedLog, PoaiApp, Validators};
 use poai_crypto::{ParamSet, SigningKey};
 use poai_node::NodeConfig;
 use poai_node::node::Shared;
@@ -21,6 +21,7 @@ const N: usize = 4;
 const SENDERS: u8 = 8;
 const TARGET: u64 = 24;
 const CHAIN: ChainId = ChainId(4242);
+const EPOCH: u64 = 8;
 
 /// What goes wrong in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +119,8 @@ fn genesis(keys: &[PrivateKey]) -> Genesis {
         })
         .collect();
     g.consensus = Some(ConsensusGenesis {
-        epoch_length: 1000,
+        // Short epochs: every run crosses several boundaries (a new simplex engine each).
+        epoch_length: EPOCH,
         min_validator_stake: 0,
         max_validators: 100,
         unbonding_epochs: 1,
@@ -144,6 +146,19 @@ fn shared_of(reg: &Registry, i: usize) -> Option<Arc<Shared>> {
 
 fn head(reg: &Registry, i: usize) -> u64 {
     shared_of(reg, i).map_or(0, |s| s.state().head().height)
+}
+
+/// The simulated network tracks every simulated node from the start (peer set 0), so epochs
+/// need not register their sets.
+struct SimTracker;
+
+impl PeerTracker for SimTracker {
+    fn track(
+        &mut self,
+        _epoch: u64,
+        _peers: &[(commonware_cryptography::ed25519::PublicKey, Option<String>)],
+    ) {
+    }
 }
 
 const QUOTA: Quota = Quota::per_second(NZU32!(100_000));
@@ -174,6 +189,7 @@ async fn start_validator(
     };
     reg.lock().unwrap()[i] = Some(Arc::downgrade(&shared));
     let validators = Validators::from_genesis(&genesis).unwrap();
+    let epochs_file = cfg.data_dir.join("epochs.json");
     let control = oracle.control(signer.public_key());
     let mut pairs = Vec::new();
     for c in channel::ALL {
@@ -189,12 +205,23 @@ async fn start_validator(
         blocks: next(),
         gossip: next(),
     };
-    let mut ecfg = EngineConfig::new(signer, validators.clone(), CHAIN.0, &format!("v{i}"));
+    let mut ecfg = EngineConfig::new(signer.clone(), CHAIN.0, &format!("v{i}"));
     ecfg.block_interval = Duration::from_millis(500);
-    let app = PoaiApp::new(shared.clone(), validators, ecfg.block_interval, Some(log));
-    engine::start(ctx, ecfg, shared, app, channels, oracle.manager(), control)
-        .await
-        .unwrap();
+    let sets = EpochSets::open(&ecfg.namespace, signer, validators, Some(epochs_file)).unwrap();
+    let app = PoaiApp::new(shared.clone(), sets.clone(), ecfg.block_interval, Some(log));
+    engine::start(
+        ctx,
+        ecfg,
+        shared,
+        sets,
+        app,
+        channels,
+        oracle.manager(),
+        control,
+        SimTracker,
+    )
+    .await
+    .unwrap();
 }
 
 async fn wait_until(
