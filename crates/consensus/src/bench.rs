@@ -27,7 +27,7 @@
 //! `i mod N` (gossip spreads them), one call in flight per validator. A sample of about 100
 //! proofs spread over the run is polled with `poai_txStatus` every 50 ms on the validator that
 //! took it; its finality is the time from its batch's call to `included` (a validator reports
-//! included only once finalized). The end is the first poll (50 ms) at which validator 0's
+//! included only once finalized). The end is the first poll (50 ms) at which every validator's
 //! count of spent work ids has grown by the number of proofs admitted. Throughput is admitted
 //! proofs over the time from the first call to that end. Blocks used and proofs per block are
 //! counted afterwards from validator 0's blocks.
@@ -698,16 +698,26 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
                     }
                 }
             }
+            // One round: every pending sample at once, so a round lasts one call, not 100.
+            let statuses = futures::future::join_all(pending.iter().map(|(h, v, _)| {
+                let c = poll_clients.get(*v).cloned();
+                let h = *h;
+                async move {
+                    let status = match c {
+                        Some(c) => c.tx_status(h).await.ok(),
+                        None => None,
+                    };
+                    (status, Instant::now())
+                }
+            }))
+            .await;
             let mut still = Vec::new();
-            for (h, v, sent) in pending {
-                let Some(c) = poll_clients.get(v) else {
-                    continue;
-                };
-                match c.tx_status(h).await {
-                    Ok(TxStatus::Included { .. }) => {
-                        finality.push(sent.elapsed().as_secs_f64() * 1000.0);
+            for ((h, v, sent), (status, seen)) in pending.into_iter().zip(statuses) {
+                match status {
+                    Some(TxStatus::Included { .. }) => {
+                        finality.push(seen.duration_since(sent).as_secs_f64() * 1000.0);
                     }
-                    Ok(TxStatus::Rejected { name, message }) => {
+                    Some(TxStatus::Rejected { name, message }) => {
                         failed.push(format!("{h}: {name}: {message}"));
                     }
                     _ => still.push((h, v, sent)),
@@ -729,16 +739,27 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
     let target = spent0.saturating_add(u64::try_from(admitted)?);
     let mut last = (spent0, Instant::now());
     let (wall_s, end_height) = loop {
-        let e = v0.emission().await?;
-        if e.spent >= target {
-            break (t0.elapsed().as_secs_f64(), e.height);
+        // The end: every validator has finalized every admitted proof.
+        let all = futures::future::join_all(clients.iter().map(NodeClient::emission)).await;
+        let mut spent = u64::MAX;
+        let mut height = 0;
+        for (i, e) in all.into_iter().enumerate() {
+            let e = e.with_context(|| format!("emission status of validator {i}"))?;
+            spent = spent.min(e.spent);
+            if i == 0 {
+                height = e.height;
+            }
         }
-        if e.spent > last.0 {
-            last = (e.spent, Instant::now());
+        if spent >= target {
+            break (t0.elapsed().as_secs_f64(), height);
+        }
+        if spent > last.0 {
+            last = (spent, Instant::now());
         } else if last.1.elapsed() > STALL {
             bail!(
-                "stalled: {} of {admitted} proofs finalized, none for {} s (node logs: {}/v*/node.log)",
-                e.spent.saturating_sub(spent0),
+                "stalled: {} of {admitted} proofs finalized on every validator, none more for {} s \
+                 (node logs: {}/v*/node.log)",
+                spent.saturating_sub(spent0),
                 STALL.as_secs(),
                 dir.display()
             );
@@ -747,7 +768,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         if info.next_block_time > window.last_block_time {
             bail!(
                 "the proofs' window closed with {} of {admitted} finalized (try fewer --proofs or a longer --block-ms)",
-                e.spent.saturating_sub(spent0)
+                spent.saturating_sub(spent0)
             );
         }
         tokio::time::sleep(POLL).await;
@@ -804,6 +825,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
 
 /// Runs `poai bench-cluster` and prints the report.
 pub fn run(args: BenchClusterArgs) -> Result<()> {
+    Plan::new(&args, poai_node::mempool::Limits::default().max_total)?;
     let (dir, temporary) = match &args.data {
         Some(d) => (d.clone(), false),
         None => (
@@ -823,10 +845,12 @@ pub fn run(args: BenchClusterArgs) -> Result<()> {
     let r = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
-                "bench-cluster: failed; node logs kept in {}/v<i>/node.log",
-                dir.display()
-            );
+            if dir.exists() {
+                eprintln!(
+                    "bench-cluster: failed; node logs kept in {}/v<i>/node.log",
+                    dir.display()
+                );
+            }
             return Err(e);
         }
     };
