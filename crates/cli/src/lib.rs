@@ -60,6 +60,8 @@ pub enum Command {
     Devnet(poai_node::devnet::DevnetArgs),
     /// Signed proofs per second through verification, execution and commit.
     Bench(poai_node::bench::BenchArgs),
+    /// Finalized proofs per second and time to finality with N validator processes on loopback.
+    BenchCluster(poai_consensus::bench::BenchClusterArgs),
     /// Re-execute a node's stored chain from genesis and check every state root.
     Replay(poai_node::cli::ReplayArgs),
     /// Mine: keys, device evidence, registration and the proof loop.
@@ -122,6 +124,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Output> {
         }
         Command::Devnet(args) => poai_node::devnet::run(args).map(|()| Output::ok("")),
         Command::Bench(args) => poai_node::bench::run(args).map(|()| Output::ok("")),
+        Command::BenchCluster(args) => poai_consensus::bench::run(args).map(|()| Output::ok("")),
         Command::Replay(args) => args.run().map(|()| Output::ok("")),
         Command::Miner(cmd) => poai_miner::cli::run(cmd).map(|()| Output::ok("")),
     }

@@ -11,11 +11,13 @@
 //! - [`keys`]: consensus key files.
 //! - [`cluster`]: a local validator set on loopback (devnet, tests).
 //! - [`devnet`]: `poai devnet --validators N`.
+//! - [`bench`]: `poai bench-cluster`, finalized proofs per second with N validator processes.
 //!
 //! `poai-chain` and `poai-node` never see a commonware type: this crate is the only one that
 //! depends on commonware, so `cargo test -p poai-chain` never compiles it.
 
 pub mod app;
+pub mod bench;
 pub mod block;
 pub mod cluster;
 pub mod devnet;

@@ -144,6 +144,12 @@ impl NodeClient {
         self.call("poai_sendTransactions", rpc_params![raws]).await
     }
 
+    /// `poai_sendTransactions` with transactions already hex-encoded (a benchmark encodes them
+    /// before its clock starts).
+    pub async fn send_many_hex(&self, raws: &[String]) -> Result<Vec<SubmitResult>, ClientError> {
+        self.call("poai_sendTransactions", rpc_params![raws]).await
+    }
+
     /// `poai_txStatus`.
     pub async fn tx_status(&self, hash: Hash32) -> Result<TxStatus, ClientError> {
         self.call("poai_txStatus", rpc_params![hash]).await

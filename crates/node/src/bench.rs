@@ -70,7 +70,9 @@ pub struct BenchReport {
     pub proofs_per_s_with_decode: f64,
 }
 
-fn sign_all<T: Send>(n: usize, f: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
+/// `f(0..n)` on every core, in order (signing thousands of transactions for a benchmark's
+/// setup); the first error wins.
+pub fn sign_all<T: Send>(n: usize, f: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = n.div_ceil(threads).max(1);
     let parts: Vec<Result<Vec<T>>> = std::thread::scope(|s| {
