@@ -6,6 +6,7 @@ use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_runtime::{Clock, Quota, Runner as _, Spawner as _, Supervisor as _, deterministic};
 use commonware_utils::{NZU32, NZUsize, Probability};
 use poai_chain::genesis::{ConsensusGenesis, GenesisValidator};
+use poai_chain::validator::ValidatorCall;
 use poai_chain::{Call, Genesis, Hash32, Machine, SignedTx, Transaction, TxBody, address_of};
 use poai_consensus::engine::{self, Channels, EngineConfig, PeerTracker, channel};
 use poai_consensus::{EpochSets, FinalizedLog, PoaiApp, Validators};
@@ -34,6 +35,9 @@ pub enum Fault {
     Partition,
     /// `who` stops a quarter of the way in and restarts on its storage halfway.
     Restart { who: usize },
+    /// A fifth node, following from genesis, bonds stake in epoch 0 and validates from the next
+    /// epoch; then validator 3 unbonds and leaves the set at the epoch after its unbond.
+    JoinLeave,
 }
 
 /// A run's network and fault.
@@ -61,15 +65,34 @@ impl Plan {
         let jitter = splitmix(&mut x) % 21;
         let rate = 950 + splitmix(&mut x) % 51;
         let who = 2 + usize::try_from(splitmix(&mut x) % 2).unwrap();
-        let fault = match splitmix(&mut x) % 4 {
+        let fault = match splitmix(&mut x) % 5 {
             0 => Fault::None,
             1 => Fault::Crash { who },
             2 => Fault::Partition,
-            _ => Fault::Restart { who },
+            3 => Fault::Restart { who },
+            _ => Fault::JoinLeave,
         };
         Self {
             link: (latency, jitter, rate),
             fault,
+        }
+    }
+
+    /// Nodes in the run: the 4 genesis validators, and the joiner for [`Fault::JoinLeave`].
+    fn nodes(&self) -> usize {
+        if self.fault == Fault::JoinLeave {
+            N + 1
+        } else {
+            N
+        }
+    }
+
+    /// Height every running node must reach.
+    fn target(&self) -> u64 {
+        if self.fault == Fault::JoinLeave {
+            5 * EPOCH
+        } else {
+            TARGET
         }
     }
 
@@ -98,9 +121,17 @@ fn sender_key(i: u8) -> SigningKey {
     SigningKey::from_seed(ParamSet::MlDsa44, &[100 + i; 32]).unwrap()
 }
 
-fn validator_account(i: usize) -> Address {
-    Address([0x50 + u8::try_from(i).unwrap(); 20])
+/// The ML-DSA key of validator `i`'s account (it signs the staking transactions).
+fn owner_key(i: usize) -> SigningKey {
+    SigningKey::from_seed(ParamSet::MlDsa44, &[200 + u8::try_from(i).unwrap(); 32]).unwrap()
 }
+
+fn validator_account(i: usize) -> Address {
+    address_of(owner_key(i).verifying_key())
+}
+
+/// Genesis stake of each validator, and what the joiner bonds.
+const STAKE: u128 = 1_000;
 
 fn genesis(keys: &[PrivateKey]) -> Genesis {
     let mut g: Genesis = serde_json::from_value(serde_json::json!({
@@ -118,10 +149,15 @@ fn genesis(keys: &[PrivateKey]) -> Genesis {
             balance: 1_000_000,
         })
         .collect();
+    // The joiner's account, with the stake it will bond.
+    g.accounts.push(poai_chain::genesis::GenesisAccount {
+        address: validator_account(N),
+        balance: STAKE,
+    });
     g.consensus = Some(ConsensusGenesis {
         // Short epochs: every run crosses several boundaries (a new simplex engine each).
         epoch_length: EPOCH,
-        min_validator_stake: 0,
+        min_validator_stake: STAKE / 2,
         max_validators: 100,
         unbonding_epochs: 1,
         validators: keys
@@ -130,7 +166,7 @@ fn genesis(keys: &[PrivateKey]) -> Genesis {
             .map(|(i, k)| GenesisValidator {
                 consensus_key: k.public_key().encode().as_ref().try_into().unwrap(),
                 address: validator_account(i),
-                stake: 0,
+                stake: STAKE,
                 net_addr: None,
             })
             .collect(),
@@ -159,6 +195,41 @@ impl PeerTracker for SimTracker {
         _peers: &[(commonware_cryptography::ed25519::PublicKey, Option<String>)],
     ) {
     }
+}
+
+/// The consensus key of node `i`, as the chain stores it.
+fn signers_key(i: u64) -> [u8; 32] {
+    PrivateKey::from_seed(i)
+        .public_key()
+        .encode()
+        .as_ref()
+        .try_into()
+        .unwrap()
+}
+
+/// Signs `call` with `key` at the sender's next nonce (deterministic signature) and submits it
+/// to node `v`; panics if it is refused.
+fn submit(reg: &Registry, key: &SigningKey, v: usize, call: Call) -> Hash32 {
+    let shared = shared_of(reg, v).unwrap();
+    let nonce = shared
+        .state()
+        .account(&address_of(key.verifying_key()))
+        .nonce;
+    let body = TxBody {
+        chain_id: CHAIN,
+        nonce,
+        fee: 0,
+        call,
+    };
+    let signature = key
+        .sign_deterministic(&body.signing_message(), &[])
+        .unwrap();
+    let tx = Transaction::Account(SignedTx {
+        body,
+        public_key: key.verifying_key().clone(),
+        signature,
+    });
+    shared.submit(vec![tx]).pop().unwrap().unwrap()
 }
 
 const QUOTA: Quota = Quota::per_second(NZU32!(100_000));
@@ -248,14 +319,16 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
             .with_timeout(Some(Duration::from_secs(3600))),
     );
     runner.start(|context| async move {
-        let signers: Vec<PrivateKey> = (0..N as u64).map(PrivateKey::from_seed).collect();
+        let nodes = plan.nodes();
+        let target = plan.target();
+        let signers: Vec<PrivateKey> = (0..nodes as u64).map(PrivateKey::from_seed).collect();
         let keys: Vec<_> = signers.iter().map(Signer::public_key).collect();
-        let genesis = genesis(&signers);
+        let genesis = genesis(&signers[..N]);
         let (network, oracle) = Network::new_with_peers(
             context.child("network"),
             simulated::Config {
                 max_size: poai_consensus::block::MAX_MESSAGE_BYTES,
-                max_peers_per_set: NZUsize!(N),
+                max_peers_per_set: NZUsize!(N + 1),
                 disconnect_on_block: true,
                 tracked_peer_sets: NZUsize!(1),
             },
@@ -273,16 +346,16 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
             );
             async move { oracle.add_link(ka, kb, link).await.unwrap() }
         };
-        for a in 0..N {
-            for b in 0..N {
+        for a in 0..nodes {
+            for b in 0..nodes {
                 if a != b {
                     connect(a, b).await;
                 }
             }
         }
         let start = context.current();
-        let reg: Registry = Arc::new(Mutex::new(vec![None; N]));
-        let logs: Vec<FinalizedLog> = (0..N).map(|_| Arc::default()).collect();
+        let reg: Registry = Arc::new(Mutex::new(vec![None; nodes]));
+        let logs: Vec<FinalizedLog> = (0..nodes).map(|_| Arc::default()).collect();
         let spawn = |i: usize| {
             let (oracle, signer, genesis) = (oracle.clone(), signers[i].clone(), genesis.clone());
             let (dir, log, reg) = (root.join(format!("v{i}")), logs[i].clone(), reg.clone());
@@ -294,7 +367,37 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
                     futures::future::pending::<()>().await;
                 })
         };
-        let mut handles: Vec<_> = (0..N).map(spawn).collect();
+        let mut handles: Vec<_> = (0..nodes).map(spawn).collect();
+        // Staking: the joiner bonds in epoch 0, validator 3 unbonds once the joiner is in.
+        let staking: Arc<Mutex<Vec<Hash32>>> = Arc::default();
+        if plan.fault == Fault::JoinLeave {
+            let (reg, staking, joiner) = (reg.clone(), staking.clone(), signers[N].clone());
+            context.child("staking").spawn(move |ctx| async move {
+                wait_until(&ctx, "height 2", Duration::from_secs(120), || {
+                    head(&reg, 0) >= 2
+                })
+                .await;
+                let seed: [u8; 32] = joiner.encode().as_ref().try_into().unwrap();
+                let owner = validator_account(N);
+                let bond = ValidatorCall::Bond {
+                    consensus_key: joiner.public_key().encode().as_ref().try_into().unwrap(),
+                    stake: STAKE,
+                    net_addr: None,
+                    pop: poai_chain::validator::sign_pop(&seed, CHAIN, &owner),
+                };
+                let h = submit(&reg, &owner_key(N), 0, Call::Validator(bond));
+                staking.lock().unwrap().push(h);
+                wait_until(&ctx, "the joiner's epoch", Duration::from_secs(300), || {
+                    head(&reg, 0) > EPOCH
+                })
+                .await;
+                let unbond = ValidatorCall::Unbond {
+                    consensus_key: signers_key(3),
+                };
+                let h = submit(&reg, &owner_key(3), 0, Call::Validator(unbond));
+                staking.lock().unwrap().push(h);
+            });
+        }
 
         // Workload: each sender sends transfers to "its" validator, one every 800 ms.
         let admitted: Arc<Mutex<Vec<(usize, Hash32)>>> = Arc::default();
@@ -350,17 +453,17 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
         let mut down_for_good = None;
         let mut went_down = None;
         match plan.fault {
-            Fault::None => {}
+            Fault::None | Fault::JoinLeave => {}
             Fault::Crash { who } | Fault::Restart { who } => {
                 wait_until(&context, "a quarter of the run", minute, || {
-                    up(&reg, who, TARGET / 4)
+                    up(&reg, who, target / 4)
                 })
                 .await;
                 handles[who].abort();
                 went_down = Some(who);
-                let others: Vec<usize> = (0..N).filter(|&i| i != who).collect();
+                let others: Vec<usize> = (0..nodes).filter(|&i| i != who).collect();
                 wait_until(&context, "the others to go on without it", minute, || {
-                    others.iter().all(|&i| up(&reg, i, TARGET / 2))
+                    others.iter().all(|&i| up(&reg, i, target / 2))
                 })
                 .await;
                 if matches!(plan.fault, Fault::Restart { .. }) {
@@ -371,7 +474,7 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
             }
             Fault::Partition => {
                 wait_until(&context, "a quarter of the run", minute, || {
-                    up(&reg, 0, TARGET / 4)
+                    up(&reg, 0, target / 4)
                 })
                 .await;
                 for a in [0, 1] {
@@ -388,9 +491,9 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
                 }
                 // Let what was in flight land, then nothing may finalize without a quorum.
                 context.sleep(Duration::from_secs(2)).await;
-                let before: Vec<u64> = (0..N).map(|i| head(&reg, i)).collect();
+                let before: Vec<u64> = (0..nodes).map(|i| head(&reg, i)).collect();
                 context.sleep(Duration::from_secs(10)).await;
-                let during: Vec<u64> = (0..N).map(|i| head(&reg, i)).collect();
+                let during: Vec<u64> = (0..nodes).map(|i| head(&reg, i)).collect();
                 assert_eq!(
                     before, during,
                     "finalized without a quorum during the partition"
@@ -403,18 +506,18 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
                 }
             }
         }
-        let running: Vec<usize> = (0..N).filter(|i| Some(*i) != down_for_good).collect();
+        let running: Vec<usize> = (0..nodes).filter(|i| Some(*i) != down_for_good).collect();
         wait_until(
             &context,
             "every running validator to reach the target",
             Duration::from_secs(600),
-            || running.iter().all(|&i| up(&reg, i, TARGET)),
+            || running.iter().all(|&i| up(&reg, i, target)),
         )
         .await;
         // Drain: no new transfers; everything admitted by a validator that never went down must
         // be included.
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        let stable: Vec<usize> = (0..N).filter(|i| Some(*i) != went_down).collect();
+        let stable: Vec<usize> = (0..nodes).filter(|i| Some(*i) != went_down).collect();
         let must: Vec<Hash32> = admitted
             .lock()
             .unwrap()
@@ -479,6 +582,9 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
             );
         }
         assert!(included > 0, "no transfer was included");
+        if plan.fault == Fault::JoinLeave {
+            check_join_leave(&v0, &staking.lock().unwrap());
+        }
         drop(v0);
         drop(handles);
         let min_height = running
@@ -493,4 +599,35 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
             simulated,
         }
     })
+}
+
+/// The joiner proposes blocks from the epoch after its bond; validator 3 proposes none from the
+/// epoch after its unbond; both transactions were included.
+fn check_join_leave(v0: &Shared, staking: &[Hash32]) {
+    let [bond, unbond] = staking else {
+        panic!("the staking transactions were not both sent: {staking:?}")
+    };
+    let at = |h: &Hash32| v0.store.tx_location(h).unwrap().expect("included").0;
+    let (joined, left) = (
+        (at(bond) / EPOCH + 1) * EPOCH,
+        (at(unbond) / EPOCH + 1) * EPOCH,
+    );
+    let tip = v0.state().head().height;
+    assert!(
+        left < tip,
+        "the run ended before validator 3's last epoch ended"
+    );
+    let proposer = |h: u64| v0.store.block(h).unwrap().unwrap().header.proposer;
+    assert!(
+        (joined..=tip).any(|h| proposer(h) == validator_account(N)),
+        "the joiner never proposed after height {joined}"
+    );
+    assert!(
+        (0..joined).all(|h| h == 0 || proposer(h) != validator_account(N)),
+        "the joiner proposed before its epoch"
+    );
+    assert!(
+        (left..=tip).all(|h| proposer(h) != validator_account(3)),
+        "validator 3 proposed after leaving at height {left}"
+    );
 }

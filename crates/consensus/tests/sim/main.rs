@@ -7,7 +7,9 @@
 //!
 //! - `seeds`: seeds `0..POAI_SIM_SEEDS` (default 20), each with a fault drawn from the seed
 //!   (none, one validator crashed for good, a partition that heals, a validator restarted
-//!   after a while that catches up). The long run: `POAI_SIM_SEEDS=1000 cargo test --release
+//!   after a while that catches up, a fifth node bonding its way into the set while validator
+//!   3 unbonds its way out). Epochs are 8 blocks, so every run crosses several boundaries
+//!   (one simplex engine per epoch). The long run: `POAI_SIM_SEEDS=1000 cargo test --release
 //!   -p poai-consensus --test sim seeds`.
 //! - `reproducible`: one seed twice, identical chains and simulated time.
 //!
@@ -62,6 +64,7 @@ fn named_faults() {
         (102, Fault::Crash { who: 3 }),
         (103, Fault::Partition),
         (104, Fault::Restart { who: 2 }),
+        (105, Fault::JoinLeave),
     ] {
         let mut plan = Plan::from_seed(seed);
         plan.fault = fault;
