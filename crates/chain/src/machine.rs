@@ -262,6 +262,39 @@ impl Machine {
         }
     }
 
+    /// [`Machine::prepare`] for the transactions `known` has no valid verdict for; the others
+    /// take the known one. Output in the order of `txs`.
+    fn prepare_reusing(
+        &self,
+        state: &State,
+        txs: &[Transaction],
+        known: &HashMap<TxHash, Prepared>,
+    ) -> Vec<Prepared> {
+        if known.is_empty() {
+            return self.prepare(state, txs.to_vec());
+        }
+        let hashes: Vec<TxHash> = if txs.len() < 64 {
+            txs.iter().map(Transaction::hash).collect()
+        } else {
+            txs.par_iter().map(Transaction::hash).collect()
+        };
+        let reuse = |h: &TxHash| known.get(h).filter(|p| matches!(p.sig, SigCheck::Valid(_)));
+        let fresh: Vec<Transaction> = txs
+            .iter()
+            .zip(&hashes)
+            .filter(|(_, h)| reuse(h).is_none())
+            .map(|(tx, _)| tx.clone())
+            .collect();
+        let mut fresh = self.prepare(state, fresh).into_iter();
+        hashes
+            .iter()
+            .filter_map(|h| match reuse(h) {
+                Some(p) => Some(p.clone()),
+                None => fresh.next(),
+            })
+            .collect()
+    }
+
     /// Hashes and checks the signatures of `txs` against `state`, in parallel.
     pub fn prepare(&self, state: &State, txs: Vec<Transaction>) -> Vec<Prepared> {
         let chain_id = state.genesis().chain_id;
@@ -725,6 +758,20 @@ impl Machine {
         state: &mut State,
         block: &Block,
     ) -> Result<Vec<Receipt>, BlockError> {
+        self.execute_block_with(state, block, &HashMap::new())
+    }
+
+    /// As [`Machine::execute_block`], reusing the signature verdicts of transactions this node
+    /// already prepared (its mempool's, by hash: the hash covers the signature). Only `Valid`
+    /// verdicts are reused; everything else is prepared here. Sound because a proof's verdict
+    /// names the miner whose key verified it and execution re-checks that the device still
+    /// belongs to that miner.
+    pub fn execute_block_with(
+        &self,
+        state: &mut State,
+        block: &Block,
+        known: &HashMap<TxHash, Prepared>,
+    ) -> Result<Vec<Receipt>, BlockError> {
         Self::check_header(state, &block.header)?;
         let max = usize::try_from(state.genesis().max_block_txs).unwrap_or(usize::MAX);
         if block.txs.len() > max {
@@ -733,7 +780,7 @@ impl Machine {
                 max,
             });
         }
-        let prepared = self.prepare(state, block.txs.clone());
+        let prepared = self.prepare_reusing(state, &block.txs, known);
         let hashes: Vec<Hash32> = prepared.iter().map(Prepared::hash).collect();
         let computed = merkle_root(&hashes);
         if computed != block.header.tx_root {

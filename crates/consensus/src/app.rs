@@ -153,12 +153,15 @@ impl PoaiApp {
     }
 
     /// Executes `block` on `state` (the state after its parent) and remembers the result.
+    /// Signatures this node already checked when its mempool admitted them are not checked again.
     fn execute(&self, state: &mut State, block: &PoaiBlock) -> Option<()> {
-        let receipts = self
-            .inner
-            .shared
+        let shared = &self.inner.shared;
+        let known = shared
+            .mempool()
+            .prepared(block.block().txs.iter().map(poai_chain::Transaction::hash));
+        let receipts = shared
             .machine
-            .execute_block(state, block.block())
+            .execute_block_with(state, block.block(), &known)
             .ok()?;
         let changes = state.take_changes();
         self.remember(block, state.clone(), changes, receipts, Vec::new());

@@ -127,7 +127,8 @@ pub fn prepare(dir: &Path, n: usize, ports: &[u16], base: Genesis) -> Result<Clu
     genesis.consensus = Some(ConsensusGenesis {
         epoch_length: 1000,
         min_validator_stake: 0,
-        max_validators: 100,
+        // Small: each p2p channel's mailbox is sized for every peer the sets may hold.
+        max_validators: u32::try_from(n.saturating_mul(2).max(8)).unwrap_or(u32::MAX),
         unbonding_epochs: 1,
         validators,
     });

@@ -30,8 +30,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Messages per second per peer and channel (simplex votes dominate: a few per view).
-const QUOTA: Quota = Quota::per_second(NZU32!(10_000));
+/// Messages per second per peer and channel. Simplex sends a few votes and certificates per
+/// view, gossip 20 batches a second, marshal at most `max_repair` backfill requests at once.
+/// The network sizes every channel's inbound mailbox as one burst of this from every peer it
+/// may track (`max_peers_per_set` × 4 sets), so this also bounds memory.
+const QUOTA: Quota = Quota::per_second(NZU32!(200));
 
 /// Parses `KEYHEX@HOST:PORT`.
 pub fn parse_peer(s: &str) -> Result<(PublicKey, SocketAddr)> {

@@ -195,6 +195,15 @@ impl Mempool {
             .collect()
     }
 
+    /// The prepared transactions among `hashes` that wait here (their signature verdicts are
+    /// reused when a peer's block includes them).
+    pub fn prepared(&self, hashes: impl IntoIterator<Item = TxHash>) -> HashMap<TxHash, Prepared> {
+        hashes
+            .into_iter()
+            .filter_map(|h| self.entries.get(&h).map(|(_, e)| (h, e.prepared.clone())))
+            .collect()
+    }
+
     /// Removes transactions (included or rejected).
     pub fn remove(&mut self, hashes: impl IntoIterator<Item = TxHash>) {
         for h in hashes {

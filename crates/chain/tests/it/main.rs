@@ -277,6 +277,54 @@ fn interval_spent_and_block_limit() {
     assert_eq!(err.name(), "TooManyProofsInBlock");
 }
 
+/// A validator that already checked a block's signatures on admission (its mempool's verdicts)
+/// reaches the same receipts and state as one that checks them all; a known invalid verdict is
+/// never taken as valid.
+#[test]
+fn reused_signature_verdicts_agree_with_fresh_checks() {
+    let (mut c, dev, r) = with_device(5);
+    let k = key(1);
+    let lvl = PrivacyLevel::Confidential;
+    let pre = c.state.clone();
+    let good = vec![
+        sign(proof(dev, 1, r + 120, lvl, 2), CHAIN, &k),
+        sign(proof(dev, 3, r + 180, lvl, 1), CHAIN, &k),
+    ];
+    let forged = sign(proof(dev, 4, r + 240, lvl, 1), ChainId(1), &k);
+    let (ok, _, block) = c.block(good.clone());
+    assert_eq!(ok.len(), 2);
+    let known: std::collections::HashMap<_, _> = c
+        .machine
+        .prepare(&pre, [good.clone(), vec![forged.clone()]].concat())
+        .into_iter()
+        .map(|p| (p.hash(), p))
+        .collect();
+
+    let mut fresh = pre.clone();
+    let a = c.machine.execute_block(&mut fresh, &block).unwrap();
+    let mut reused = pre.clone();
+    let b = c
+        .machine
+        .execute_block_with(&mut reused, &block, &known)
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(fresh.root(), reused.root());
+
+    // The forged proof in a block: refused although `known` holds its (invalid) verdict.
+    let mut bad = block;
+    bad.txs.push(forged);
+    bad.header.tx_root = bad.compute_tx_root();
+    let mut v = pre.clone();
+    let err = c
+        .machine
+        .execute_block_with(&mut v, &bad, &known)
+        .unwrap_err();
+    assert!(
+        matches!(&err, BlockError::InvalidTx { index: 2, error, .. } if error.name() == "ProofSignatureInvalid"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_bad_proof_loses_nothing_else_and_validators_agree() {
     let (mut c, dev, r) = with_device(5);
