@@ -1,5 +1,5 @@
-//! Fuzz the A-chain's bounded decoders (crates/chain): transactions, blocks, receipts and the
-//! stored account, device and meta rows. The first byte picks the decoder. Any bytes give Ok or
+//! Fuzz the A-chain's bounded decoders (crates/chain): transactions, blocks, receipts, the
+//! stored account, device and meta rows, and the transaction batches validators gossip. The first byte picks the decoder. Any bytes give Ok or
 //! a named `CodecError`, never a panic, and whatever decodes re-encodes to the same bytes (one
 //! canonical encoding, so a block's hash cannot be malleated).
 #![no_main]
@@ -7,13 +7,14 @@
 use libfuzzer_sys::fuzz_target;
 use poai_chain::block::{decode_receipts, encode_receipts};
 use poai_chain::state::Meta;
+use poai_chain::tx::{decode_batch, encode_batch};
 use poai_chain::{Account, Block, Device, Transaction};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, bytes)) = data.split_first() else {
         return;
     };
-    match which % 6 {
+    match which % 7 {
         0 => {
             if let Ok(tx) = Transaction::decode(bytes) {
                 assert_eq!(tx.encode(), bytes);
@@ -39,9 +40,15 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(device.encode(), bytes);
             }
         }
-        _ => {
+        5 => {
             if let Ok(meta) = Meta::decode(bytes) {
                 assert_eq!(meta.encode(), bytes);
+            }
+        }
+        _ => {
+            if let Ok(txs) = decode_batch(bytes) {
+                let encoded: Vec<Vec<u8>> = txs.iter().map(Transaction::encode).collect();
+                assert_eq!(encode_batch(encoded.iter().map(Vec::as_slice)), bytes);
             }
         }
     }

@@ -3,76 +3,42 @@
 //! own clients submitted to all peers in batches; receivers run the same admission as RPC
 //! ([`Shared::submit_from_peer`]) and never forward, so nothing circulates.
 //!
-//! Batch wire form (one p2p message):
-//!
-//! | field | bytes |
-//! |---|---|
-//! | count `n` (1 ≤ n ≤ [`MAX_BATCH_TXS`]), big-endian | 4 |
-//! | `n` × (length big-endian u32 ‖ `Transaction::encode()`) | each ≤ `MAX_TX_LEN` |
+//! Wire form: one batch of transactions per p2p message, as [`poai_chain::tx::encode_batch`]
+//! lays it out (count, then length-prefixed transactions; bounded, no trailing bytes).
 
 use crate::block::MAX_MESSAGE_BYTES;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::Clock;
 use poai_chain::Transaction;
-use poai_chain::codec::{CodecError, Reader, Writer};
-use poai_chain::tx::MAX_TX_LEN;
+use poai_chain::tx::{MAX_BATCH_TXS, decode_batch, encode_batch};
 use poai_node::node::Shared;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Most transactions in one gossip message.
-pub const MAX_BATCH_TXS: usize = 4096;
-
 /// How often the outbox is flushed.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
-/// Splits `txs` into encoded batches that each fit one p2p message.
+/// Splits `txs` into encoded batches ([`poai_chain::tx::encode_batch`]) that each fit one p2p
+/// message.
 pub fn encode_batches(txs: &[Transaction]) -> Vec<Vec<u8>> {
     let limit = usize::try_from(MAX_MESSAGE_BYTES).unwrap_or(usize::MAX) / 2;
     let mut out = Vec::new();
     let mut current: Vec<Vec<u8>> = Vec::new();
     let mut size = 4usize;
-    let flush = |current: &mut Vec<Vec<u8>>, out: &mut Vec<Vec<u8>>| {
-        if current.is_empty() {
-            return;
-        }
-        let mut w = Writer::new();
-        w.u32(u32::try_from(current.len()).unwrap_or(u32::MAX));
-        for t in current.drain(..) {
-            w.bytes(&t);
-        }
-        out.push(w.finish());
-    };
     for tx in txs {
         let e = tx.encode();
         if current.len() >= MAX_BATCH_TXS || size.saturating_add(e.len() + 4) > limit {
-            flush(&mut current, &mut out);
+            out.push(encode_batch(current.iter().map(Vec::as_slice)));
+            current.clear();
             size = 4;
         }
         size = size.saturating_add(e.len() + 4);
         current.push(e);
     }
-    flush(&mut current, &mut out);
+    if !current.is_empty() {
+        out.push(encode_batch(current.iter().map(Vec::as_slice)));
+    }
     out
-}
-
-/// Decodes one batch; refuses an empty or oversized count, any bad transaction and trailing
-/// bytes.
-pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Transaction>, CodecError> {
-    let mut r = Reader::new(bytes);
-    let n = usize::try_from(r.u32("gossip_count")?).unwrap_or(usize::MAX);
-    if n == 0 || n > MAX_BATCH_TXS {
-        return Err(CodecError::Invalid {
-            field: "gossip_count",
-            reason: format!("must be 1 to {MAX_BATCH_TXS}, not {n}"),
-        });
-    }
-    let mut txs = Vec::with_capacity(n.min(r.remaining() / 4));
-    for _ in 0..n {
-        txs.push(Transaction::decode(r.bytes(MAX_TX_LEN, "gossip_tx")?)?);
-    }
-    r.finish()?;
-    Ok(txs)
 }
 
 /// Runs gossip on one channel until the channel closes.
@@ -105,5 +71,56 @@ where
             }
             futures::future::Either::Right((Err(_), _)) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poai_chain::{Call, SignedTx, TxBody};
+    use poai_crypto::{ParamSet, SigningKey};
+
+    #[test]
+    fn batches_round_trip_and_fit_one_message() {
+        let key = SigningKey::from_seed(ParamSet::MlDsa44, &[3; 32]).unwrap();
+        let txs: Vec<Transaction> = (0..MAX_BATCH_TXS as u64 + 5)
+            .map(|nonce| {
+                let body = TxBody {
+                    chain_id: poai_primitives::ChainId(1),
+                    nonce,
+                    fee: 0,
+                    call: Call::Transfer {
+                        to: poai_primitives::Address([7; 20]),
+                        amount: 1,
+                    },
+                };
+                // One signature, reused: the codec does not verify.
+                Transaction::Account(SignedTx {
+                    body,
+                    public_key: key.verifying_key().clone(),
+                    signature: vec![0; ParamSet::MlDsa44.signature_len()],
+                })
+            })
+            .collect();
+        let batches = encode_batches(&txs);
+        // About 3.8 KB each: split by bytes (half a p2p message), every batch within bounds.
+        assert!(batches.len() > 1);
+        for b in &batches {
+            assert!(b.len() <= usize::try_from(MAX_MESSAGE_BYTES).unwrap() / 2);
+            assert!(decode_batch(b).unwrap().len() <= MAX_BATCH_TXS);
+        }
+        let back: Vec<Transaction> = batches
+            .iter()
+            .flat_map(|b| decode_batch(b).unwrap())
+            .collect();
+        assert_eq!(back, txs);
+        assert!(encode_batches(&[]).is_empty());
+        // Empty, truncated and trailing-byte batches are refused.
+        assert!(decode_batch(&0u32.to_be_bytes()).is_err());
+        let b = &batches[1];
+        assert!(decode_batch(&b[..b.len() - 1]).is_err());
+        let mut long = b.clone();
+        long.push(0);
+        assert!(decode_batch(&long).is_err());
     }
 }
