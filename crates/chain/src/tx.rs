@@ -345,6 +345,46 @@ pub fn address_of(key: &VerifyingKey) -> Address {
     Address(a)
 }
 
+/// Most transactions in one encoded batch ([`encode_batch`]).
+pub const MAX_BATCH_TXS: usize = 4096;
+
+/// Encodes a batch of transactions (validators gossip them this way):
+///
+/// | field | bytes |
+/// |---|---|
+/// | count `n`, 1 to [`MAX_BATCH_TXS`], big-endian | 4 |
+/// | `n` × (length, big-endian u32 ‖ [`Transaction::encode`]) | each at most [`MAX_TX_LEN`] |
+///
+/// The caller keeps `txs` within 1 to [`MAX_BATCH_TXS`] entries.
+pub fn encode_batch<'a>(txs: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u32(u32::try_from(txs.len()).unwrap_or(u32::MAX));
+    for t in txs {
+        w.bytes(t);
+    }
+    w.finish()
+}
+
+/// Decodes a batch of [`encode_batch`]; refuses an empty or oversized count, any transaction
+/// that does not decode and trailing bytes.
+pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Transaction>, CodecError> {
+    let mut r = Reader::new(bytes);
+    let n = usize::try_from(r.u32("batch_count")?).unwrap_or(usize::MAX);
+    if n == 0 || n > MAX_BATCH_TXS {
+        return Err(CodecError::Invalid {
+            field: "batch_count",
+            reason: format!("must be 1 to {MAX_BATCH_TXS}, not {n}"),
+        });
+    }
+    // Each entry takes at least its 4-byte length, so `n` is also bounded by the input.
+    let mut txs = Vec::with_capacity(n.min(r.remaining() / 4));
+    for _ in 0..n {
+        txs.push(Transaction::decode(r.bytes(MAX_TX_LEN, "batch_tx")?)?);
+    }
+    r.finish()?;
+    Ok(txs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,44 +479,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Most transactions in one encoded batch ([`encode_batch`]).
-pub const MAX_BATCH_TXS: usize = 4096;
-
-/// Encodes a batch of transactions (validators gossip them this way):
-///
-/// | field | bytes |
-/// |---|---|
-/// | count `n`, 1 to [`MAX_BATCH_TXS`], big-endian | 4 |
-/// | `n` × (length, big-endian u32 ‖ [`Transaction::encode`]) | each at most [`MAX_TX_LEN`] |
-///
-/// The caller keeps `txs` within 1 to [`MAX_BATCH_TXS`] entries.
-pub fn encode_batch<'a>(txs: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u32(u32::try_from(txs.len()).unwrap_or(u32::MAX));
-    for t in txs {
-        w.bytes(t);
-    }
-    w.finish()
-}
-
-/// Decodes a batch of [`encode_batch`]; refuses an empty or oversized count, any transaction
-/// that does not decode and trailing bytes.
-pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Transaction>, CodecError> {
-    let mut r = Reader::new(bytes);
-    let n = usize::try_from(r.u32("batch_count")?).unwrap_or(usize::MAX);
-    if n == 0 || n > MAX_BATCH_TXS {
-        return Err(CodecError::Invalid {
-            field: "batch_count",
-            reason: format!("must be 1 to {MAX_BATCH_TXS}, not {n}"),
-        });
-    }
-    // Each entry takes at least its 4-byte length, so `n` is also bounded by the input.
-    let mut txs = Vec::with_capacity(n.min(r.remaining() / 4));
-    for _ in 0..n {
-        txs.push(Transaction::decode(r.bytes(MAX_TX_LEN, "batch_tx")?)?);
-    }
-    r.finish()?;
-    Ok(txs)
 }
