@@ -38,13 +38,11 @@ use clap::Args;
 use poai_chain::api::{SubmitResult, TxStatus};
 use poai_chain::evidence::{dev_device_id, dev_evidence};
 use poai_chain::machine::{PROOF_MAX_AGE_SECS, PROOF_MAX_AHEAD_SECS};
-use poai_chain::{
-    Call, Hash32, MAX_PROOFS_PER_MINER_PER_BLOCK, ProofTx, SignedTx, Transaction, TxBody,
-};
+use poai_chain::{Call, Hash32, MAX_PROOFS_PER_MINER_PER_BLOCK, SignedTx, Transaction, TxBody};
 use poai_crypto::{ParamSet, SigningKey};
 use poai_miner::NodeClient;
 use poai_node::bench::sign_all;
-use poai_primitives::{ChainId, DeviceId, Nonce, PrivacyLevel, WorkProof};
+use poai_primitives::{ChainId, DeviceId, PrivacyLevel};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -341,21 +339,7 @@ fn proof_tx(
     index: usize,
     timestamp: u64,
 ) -> Result<Transaction> {
-    let proof = WorkProof {
-        device_id: device,
-        nonce: Nonce(seed(0x9, index, 0)),
-        timestamp,
-        privacy_level: PrivacyLevel::Confidential,
-        compute_minutes: 1,
-        tee_evidence: Vec::new(),
-    };
-    let beneficiary = poai_chain::address_of(key.verifying_key());
-    Ok(Transaction::Proof(ProofTx::sign(
-        proof,
-        beneficiary,
-        chain_id,
-        key,
-    )?))
+    poai_node::bench::one_minute_proof(key, chain_id, device, seed(0x9, index, 0), timestamp)
 }
 
 /// Starts the nodes and returns them with their data directories.

@@ -101,6 +101,32 @@ pub fn sign_all<T: Send>(n: usize, f: impl Fn(usize) -> Result<T> + Sync) -> Res
     Ok(out)
 }
 
+/// A signed Confidential proof of one compute minute at `timestamp` for `device`, paid to the
+/// miner's own address (the benches' workload).
+pub fn one_minute_proof(
+    key: &SigningKey,
+    chain_id: poai_primitives::ChainId,
+    device: poai_primitives::DeviceId,
+    nonce: [u8; 32],
+    timestamp: u64,
+) -> Result<Transaction> {
+    let proof = WorkProof {
+        device_id: device,
+        nonce: Nonce(nonce),
+        timestamp,
+        privacy_level: PrivacyLevel::Confidential,
+        compute_minutes: 1,
+        tee_evidence: Vec::new(),
+    };
+    let beneficiary = poai_chain::address_of(key.verifying_key());
+    Ok(Transaction::Proof(ProofTx::sign(
+        proof,
+        beneficiary,
+        chain_id,
+        key,
+    )?))
+}
+
 /// Runs the benchmark.
 pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
     let param: ParamSet = args.param.parse()?;
@@ -204,21 +230,13 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
             let mut nonce = [0u8; 32];
             nonce[..8].copy_from_slice(&(b as u64).to_be_bytes());
             nonce[8..16].copy_from_slice(&k.to_be_bytes());
-            let proof = WorkProof {
-                device_id: dev_device_id(&seed_of(miner)),
-                nonce: Nonce(nonce),
-                timestamp: base + step - 600 + 60 * (k + 1),
-                privacy_level: PrivacyLevel::Confidential,
-                compute_minutes: 1,
-                tee_evidence: Vec::new(),
-            };
-            let beneficiary = poai_chain::address_of(key.verifying_key());
-            Ok(Transaction::Proof(ProofTx::sign(
-                proof,
-                beneficiary,
-                chain_id,
+            one_minute_proof(
                 key,
-            )?))
+                chain_id,
+                dev_device_id(&seed_of(miner)),
+                nonce,
+                base + step - 600 + 60 * (k + 1),
+            )
         })?;
         total += run_block(&mut state, txs, &mut times)?;
     }
