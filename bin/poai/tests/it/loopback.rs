@@ -1,6 +1,7 @@
-//! Four validators as real `poai node` processes on loopback (issue 5): one is killed with
+//! Validators as real `poai node` processes on loopback (issue 5). Four: one is killed with
 //! SIGKILL, the other three keep finalizing; restarted on its data directory it catches up; no
-//! transaction reported as included is lost, and every node holds the same chain.
+//! transaction reported as included is lost, and every node holds the same chain. A fifth node
+//! bonds stake and becomes a validator at the next epoch.
 
 use poai_chain::api::TxStatus;
 use poai_chain::genesis::GenesisAccount;
@@ -201,6 +202,129 @@ fn four_validators_survive_kill_9_and_catch_up() {
                     other => panic!("validator {i} lost {hash}: {other:?}"),
                 }
             }
+        }
+    });
+}
+
+/// A fifth `poai node`, not in the genesis set, follows the chain; its owner bonds stake through
+/// RPC; from the epoch after the bond it is a validator: it proposes blocks, and it holds the same
+/// chain as the others.
+#[test]
+fn a_bonded_validator_joins_at_the_next_epoch() {
+    const EPOCH: u64 = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let exe = Path::new(env!("CARGO_BIN_EXE_poai"));
+    let owner = sender(9);
+    let mut genesis = poai_node::devnet::devnet_genesis(poai_node::node::now_unix(), 60);
+    genesis.accounts.push(GenesisAccount {
+        address: address_of(owner.verifying_key()),
+        balance: 1_000_000,
+    });
+    let ports = cluster::free_ports(5).unwrap();
+    let mut c = cluster::prepare(dir.path(), 4, &ports[..4], genesis).unwrap();
+    // Short epochs, so the join happens within seconds.
+    c.genesis.consensus.as_mut().unwrap().epoch_length = EPOCH;
+    std::fs::write(&c.genesis_path, serde_json::to_string(&c.genesis).unwrap()).unwrap();
+    let chain = c.genesis.chain_id;
+
+    // The joiner: its own consensus key and data directory, the same genesis.
+    let jdir = dir.path().join("joiner");
+    std::fs::create_dir_all(&jdir).unwrap();
+    let jkey = jdir.join("consensus.key");
+    let jpub = poai_node::validator_cli::write_key(&jkey).unwrap();
+    let jseed = poai_node::validator_cli::read_key(&jkey).unwrap();
+    let jaddr = format!("127.0.0.1:{}", ports[4]);
+    let mut nodes = Nodes((0..4).map(|i| Some(start(exe, &c, i))).collect());
+    let log = std::fs::File::create(jdir.join("node.log")).unwrap();
+    let joiner = std::process::Command::new(exe)
+        .args(["node", "--genesis"])
+        .arg(&c.genesis_path)
+        .arg("--data")
+        .arg(&jdir)
+        .arg("--consensus-key")
+        .arg(&jkey)
+        .args(["--p2p", &jaddr, "--p2p-local", "--rpc", "127.0.0.1:0"])
+        .args(["--block-ms", &BLOCK_MS.to_string()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    nodes.0.push(Some(joiner));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut clients = Vec::new();
+        for i in 0..4 {
+            clients.push(client(&c, i).await);
+        }
+        wait_height(
+            &clients[0],
+            2,
+            "4 validators finalize",
+            Duration::from_secs(60),
+        )
+        .await;
+        let me = address_of(owner.verifying_key());
+        let bond = poai_chain::validator::ValidatorCall::Bond {
+            consensus_key: jpub,
+            stake: 1_000,
+            net_addr: Some(jaddr.clone()),
+            pop: poai_chain::validator::sign_pop(&jseed, chain, &me),
+        };
+        let body = TxBody {
+            chain_id: chain,
+            nonce: 0,
+            fee: 0,
+            call: Call::Validator(bond),
+        };
+        let tx = Transaction::Account(SignedTx::sign(body, &owner).unwrap());
+        let hash = clients[0].send(&tx).await.unwrap();
+        let TxStatus::Included { height: bonded, .. } = clients[0]
+            .wait_tx(hash, Duration::from_secs(30))
+            .await
+            .unwrap()
+        else {
+            panic!("the bond was not included")
+        };
+        // Member from the next epoch; give it two more epochs to take its turns.
+        let joined = (bonded / EPOCH + 1) * EPOCH;
+        let tip = joined + 2 * EPOCH;
+        wait_height(
+            &clients[0],
+            tip,
+            "the chain goes on after the join",
+            Duration::from_secs(90),
+        )
+        .await;
+        let mut proposed = false;
+        for h in joined..=tip {
+            let b = clients[0].block(h).await.unwrap().unwrap();
+            proposed |= b.header.proposer == me;
+        }
+        assert!(
+            proposed,
+            "the joiner proposed no block in heights {joined}..={tip}"
+        );
+        // The joiner holds the same chain.
+        let url = {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(u) = std::fs::read_to_string(jdir.join("rpc.addr")) {
+                    break u;
+                }
+                assert!(Instant::now() < deadline, "the joiner never wrote rpc.addr");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let j = NodeClient::new(&url).unwrap();
+        wait_height(&j, tip, "the joiner follows", Duration::from_secs(60)).await;
+        for h in [1, bonded, joined, tip] {
+            let a = clients[0].block(h).await.unwrap().unwrap();
+            let b = j.block(h).await.unwrap().unwrap();
+            assert_eq!(a.hash, b.hash, "the joiner differs at height {h}");
         }
     });
 }
