@@ -145,16 +145,18 @@ impl PoaiApp {
             }
             chain.push(ancestry.next().await?);
         };
-        // The first entry of `chain` is the base itself; execute the others oldest first.
+        // The first entry of `chain` is the base itself; execute the others oldest first,
+        // remembering each (the base goes on, so each remembered state is a copy).
         for b in chain.iter().skip(1).rev() {
-            self.execute(&mut base, b.inner())?;
+            let (changes, receipts) = self.execute(&mut base, b.inner())?;
+            self.remember(b.inner(), base.clone(), changes, receipts, Vec::new());
         }
         Some(base)
     }
 
-    /// Executes `block` on `state` (the state after its parent) and remembers the result.
+    /// Executes `block` on `state` (the state after its parent); `None` if it is invalid.
     /// Signatures this node already checked when its mempool admitted them are not checked again.
-    fn execute(&self, state: &mut State, block: &PoaiBlock) -> Option<()> {
+    fn execute(&self, state: &mut State, block: &PoaiBlock) -> Option<(Changes, Vec<Receipt>)> {
         let shared = &self.inner.shared;
         let known = shared
             .mempool()
@@ -163,9 +165,7 @@ impl PoaiApp {
             .machine
             .execute_block_with(state, block.block(), &known)
             .ok()?;
-        let changes = state.take_changes();
-        self.remember(block, state.clone(), changes, receipts, Vec::new());
-        Some(())
+        Some((state.take_changes(), receipts))
     }
 
     fn remember(
@@ -304,11 +304,12 @@ impl<E: Clock + Send + 'static> Application<E> for PoaiApp {
         let Some(mut state) = self.state_after(&parent, &mut ancestry).await else {
             return false;
         };
-        let ok = self.execute(&mut state, b).is_some();
-        if ok {
-            self.mark_seen(b.hash(), clock.current());
-        }
-        ok
+        let Some((changes, receipts)) = self.execute(&mut state, b) else {
+            return false;
+        };
+        self.remember(b, state, changes, receipts, Vec::new());
+        self.mark_seen(b.hash(), clock.current());
+        true
     }
 }
 
@@ -350,16 +351,9 @@ impl Finalizer {
                 block.hash(),
                 stored.hash()
             );
-            // A restart enters the epoch after the head directly; a boundary at or below the
-            // head needs no transition, only its set (recomputed if the crash came between the
-            // commit and persisting it: then the head is that boundary).
-            let state = shared.state();
-            if state.is_epoch_boundary(height) {
-                let next = state.epoch_of(height).saturating_add(1);
-                if inner.sets.validators(next).is_none() && height == state.head().height {
-                    inner.sets.insert(next, Validators::from_state(&state)?)?;
-                }
-            }
+            // A restart enters the epoch after the head directly (`engine::start`, which also
+            // recomputes a set lost between a boundary's commit and persisting it), so a
+            // redelivered boundary needs no transition.
             return Ok(None);
         }
         let pending = lock(&inner.pending).remove(&block.hash());

@@ -65,7 +65,6 @@ where
                 // A bad batch from a peer is dropped; admission reports each transaction's own
                 // error to nobody (the sender's RPC already answered its client).
                 if let Ok(txs) = decode_batch(msg.as_ref()) {
-                    let shared = shared.clone();
                     let _ = shared.submit_from_peer(txs);
                 }
             }
