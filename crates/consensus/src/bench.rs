@@ -46,7 +46,6 @@ use poai_primitives::{ChainId, DeviceId, PrivacyLevel};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -301,17 +300,7 @@ pub struct ClusterReport {
     pub data: String,
 }
 
-/// The child processes; killed when dropped, whatever happened.
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+type Nodes = cluster::Processes;
 
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -349,7 +338,7 @@ fn start_nodes(
     plan: &Plan,
     base: poai_chain::Genesis,
 ) -> Result<(Nodes, Vec<PathBuf>)> {
-    let mut nodes = Nodes(Vec::new());
+    let mut nodes = Nodes::default();
     if plan.validators == 1 {
         let data = dir.join("v0");
         std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
@@ -396,27 +385,8 @@ async fn connect(nodes: &mut Nodes, data: &[PathBuf]) -> Result<Vec<NodeClient>>
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut clients = Vec::new();
     for (i, d) in data.iter().enumerate() {
-        loop {
-            if let Ok(url) = std::fs::read_to_string(d.join("rpc.addr")) {
-                clients.push(NodeClient::new(&url)?);
-                break;
-            }
-            if let Some(child) = nodes.0.get_mut(i)
-                && let Some(status) = child.try_wait()?
-            {
-                bail!(
-                    "node {i} exited ({status}); see {}",
-                    d.join("node.log").display()
-                );
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "node {i} wrote no {} in 120 s",
-                    d.join("rpc.addr").display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let url = cluster::wait_rpc_url(d, nodes.0.get_mut(i), deadline)?;
+        clients.push(NodeClient::new(&url)?);
     }
     // Blocks flow once the validators found each other.
     for (i, c) in clients.iter().enumerate() {

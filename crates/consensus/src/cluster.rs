@@ -12,7 +12,8 @@ use poai_chain::hash::hash_tagged;
 use poai_primitives::Address;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// One validator of a local cluster.
 #[derive(Debug, Clone)]
@@ -184,5 +185,61 @@ impl Cluster {
     pub fn rpc_url(&self, i: usize) -> Option<String> {
         let m = self.members.get(i)?;
         std::fs::read_to_string(m.data.join("rpc.addr")).ok()
+    }
+}
+
+/// Child node processes, stopped when dropped whatever happened: SIGINT first (a node finishes
+/// the block it is committing), SIGKILL after a 5 s grace period.
+#[derive(Default)]
+pub struct Processes(pub Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = Command::new("kill")
+                .arg("-INT")
+                .arg(c.id().to_string())
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for c in &mut self.0 {
+            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Waits until the node with data directory `data` has written its JSON-RPC URL
+/// (`data/rpc.addr`); fails as soon as `child` (its process, if given) exits, or at `deadline`.
+pub fn wait_rpc_url(
+    data: &Path,
+    mut child: Option<&mut Child>,
+    deadline: Instant,
+) -> Result<String> {
+    let log = data.join("node.log");
+    loop {
+        if let Ok(url) = std::fs::read_to_string(data.join("rpc.addr")) {
+            return Ok(url);
+        }
+        if let Some(c) = child.as_deref_mut()
+            && let Some(status) = c.try_wait()?
+        {
+            bail!(
+                "node {} exited ({status}); see {}",
+                data.display(),
+                log.display()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "node {} did not start; see {}",
+                data.display(),
+                log.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

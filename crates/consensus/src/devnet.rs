@@ -13,51 +13,7 @@ use commonware_runtime::{Runner as _, tokio as cw_tokio};
 use poai_node::cli::NodeArgs;
 use poai_node::devnet::{self, DevnetArgs};
 
-use std::process::Child;
 use std::time::{Duration, Instant};
-
-/// Child validators, stopped (SIGINT, then SIGKILL after a grace period) when dropped.
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            // Ask politely first: the node finishes the block it is committing.
-            let _ = std::process::Command::new("kill")
-                .arg("-INT")
-                .arg(c.id().to_string())
-                .status();
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        for c in &mut self.0 {
-            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn wait_url(c: &Cluster, i: usize) -> Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(u) = c.rpc_url(i) {
-            return Ok(u);
-        }
-        if Instant::now() > deadline {
-            anyhow::bail!(
-                "validator {i} did not start; see {}",
-                c.members.get(i).map_or_else(String::new, |m| m
-                    .data
-                    .join("node.log")
-                    .display()
-                    .to_string())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Runs a multi-validator devnet and prints its summary.
 pub fn run(args: DevnetArgs) -> Result<()> {
@@ -78,7 +34,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     for m in cluster.members.iter().skip(1) {
         let _ = std::fs::remove_file(m.data.join("rpc.addr"));
     }
-    let mut children = Children(Vec::new());
+    let mut children = cluster::Processes::default();
     for i in 1..cluster.members.len() {
         let mut cmd = cluster.node_command(&exe, i, args.block_ms)?;
         cmd.arg("--verify-backend")
@@ -114,8 +70,9 @@ pub fn run(args: DevnetArgs) -> Result<()> {
     let summary = runner.start(|context| async move {
         let v = crate::validator::start(context, node_args).await?;
         let mut urls = vec![v.url.clone()];
-        for i in 1..cluster.members.len() {
-            urls.push(wait_url(&cluster, i)?);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for m in cluster.members.iter().skip(1) {
+            urls.push(cluster::wait_rpc_url(&m.data, None, deadline)?);
         }
         eprintln!(
             "devnet: {n} validators on 127.0.0.1 (p2p {}), JSON-RPC {}",

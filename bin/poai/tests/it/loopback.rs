@@ -51,18 +51,40 @@ fn start(exe: &Path, c: &Cluster, i: usize) -> Child {
     c.node_command(exe, i, BLOCK_MS).unwrap().spawn().unwrap()
 }
 
-async fn client(c: &Cluster, i: usize) -> NodeClient {
+/// The client of the node whose data directory is `data`, once it has written `rpc.addr`.
+async fn client_at(data: &Path) -> NodeClient {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some(url) = c.rpc_url(i) {
+        if let Ok(url) = std::fs::read_to_string(data.join("rpc.addr")) {
             return NodeClient::new(&url).unwrap();
         }
         assert!(
             Instant::now() < deadline,
-            "validator {i} never wrote rpc.addr"
+            "{} never wrote rpc.addr",
+            data.display()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn client(c: &Cluster, i: usize) -> NodeClient {
+    client_at(&c.members[i].data).await
+}
+
+/// A current-thread runtime for the test body.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn clients(c: &Cluster) -> Vec<NodeClient> {
+    let mut out = Vec::new();
+    for i in 0..c.members.len() {
+        out.push(client(c, i).await);
+    }
+    out
 }
 
 async fn height(c: &NodeClient) -> u64 {
@@ -123,15 +145,8 @@ fn four_validators_survive_kill_9_and_catch_up() {
     let c = cluster::prepare(dir.path(), 4, &ports, genesis).unwrap();
     let chain = c.genesis.chain_id;
     let mut nodes = Nodes((0..4).map(|i| Some(start(exe, &c, i))).collect());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut clients = Vec::new();
-        for i in 0..4 {
-            clients.push(client(&c, i).await);
-        }
+    runtime().block_on(async {
+        let mut clients = clients(&c).await;
         let mut included = Vec::new();
         let mut nonces = [0u64; 4];
         wait_height(
@@ -251,15 +266,8 @@ fn a_bonded_validator_joins_at_the_next_epoch() {
         .unwrap();
     nodes.0.push(Some(joiner));
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut clients = Vec::new();
-        for i in 0..4 {
-            clients.push(client(&c, i).await);
-        }
+    runtime().block_on(async {
+        let clients = clients(&c).await;
         wait_height(
             &clients[0],
             2,
@@ -309,17 +317,7 @@ fn a_bonded_validator_joins_at_the_next_epoch() {
             "the joiner proposed no block in heights {joined}..={tip}"
         );
         // The joiner holds the same chain.
-        let url = {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if let Ok(u) = std::fs::read_to_string(jdir.join("rpc.addr")) {
-                    break u;
-                }
-                assert!(Instant::now() < deadline, "the joiner never wrote rpc.addr");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        };
-        let j = NodeClient::new(&url).unwrap();
+        let j = client_at(&jdir).await;
         wait_height(&j, tip, "the joiner follows", Duration::from_secs(60)).await;
         for h in [1, bonded, joined, tip] {
             let a = clients[0].block(h).await.unwrap().unwrap();
