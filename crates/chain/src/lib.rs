@@ -31,6 +31,7 @@ pub mod error;
 pub mod evidence;
 pub mod genesis;
 pub mod hash;
+mod leafmap;
 pub mod machine;
 pub mod state;
 pub mod tx;

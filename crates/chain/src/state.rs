@@ -3,19 +3,23 @@
 //! **Commitment.** The state root is
 //! BLAKE3(`poai/state/v1` ‖ u64be(chain_id) ‖ u64be(height) ‖ u64be(timestamp) ‖ u128be(mined) ‖
 //! spent_acc ‖ accounts_commit ‖ devices_commit ‖ ai_commit ‖ validators_commit), where
-//! - `accounts_commit` hashes every account in address order (address ‖ encoded account),
-//! - `devices_commit` hashes every device in device-id order (id ‖ encoded device),
+//! - `accounts_commit`, `devices_commit` and `validators_commit` commit to every entry of their
+//!   table in key order through per-entry leaf hashes kept beside the entries
+//!   (`crate::leafmap`: leaf = BLAKE3(tag ‖ 0x00 ‖ key ‖ encoded value), commit =
+//!   BLAKE3(tag ‖ 0x01 ‖ leaves), tags `poai/accounts/v2`, `poai/devices/v2`,
+//!   `poai/validators/v2`), so a block re-hashes only the entries it wrote plus 32 bytes per
+//!   entry. Encodings: [`Account::encode`], [`Device::encode`],
+//!   [`crate::validator::Validator::encode`]; the validators table is empty on a chain without
+//!   a `consensus` section.
 //! - `spent_acc` is a hash chain over the spent set in the order ids were spent:
 //!   `spent_acc' = BLAKE3(poai/spent/v1 ‖ spent_acc ‖ work_id)`. Spending order is fixed by the
 //!   blocks, so the chain is deterministic, and it costs one hash per proof instead of a pass
 //!   over a set that only grows.
 //! - `ai_commit` is the AI VM's commitment ([`crate::ai::AiState::commit`]).
-//! - `validators_commit` hashes every validator row in consensus-key order
-//!   (`poai/validators/v1`, then per row: key 32 ‖ u32be(len) ‖ encoded row,
-//!   [`crate::validator::Validator::encode`]); empty on a chain without a `consensus` section.
 //!
-//! Accounts and devices are few next to proofs (one per miner or device), so re-hashing them
-//! per block is cheap; docs/DESIGN-chain.md says when to move them to a sparse Merkle tree.
+//! The leaves make a block's root cost proportional to what it wrote, plus one pass over 32 bytes
+//! per entry; docs/DESIGN-chain.md says when to move to a sparse Merkle tree (state proofs, or
+//! millions of entries).
 //!
 //! **Journal.** Every write records the old value of the key, so a block that fails half-way
 //! rolls back ([`State::rollback`]) and the storage layer persists exactly what a block changed
@@ -24,6 +28,7 @@
 use crate::codec::{CodecError, Reader, Writer};
 use crate::genesis::Genesis;
 use crate::hash::{Hash32, hash_tagged};
+use crate::leafmap::{Leaf, LeafKey, LeafMap};
 use crate::validator::{Validator, ValidatorInfo};
 use poai_crypto::{ParamSet, VerifyingKey};
 use poai_economics::{Emission, LP_ALLOCATION, MiningLedger};
@@ -225,12 +230,53 @@ pub struct State {
     genesis: Genesis,
     emission: Emission,
     meta: Meta,
-    accounts: BTreeMap<Address, Account>,
-    devices: BTreeMap<DeviceId, Device>,
+    accounts: LeafMap<Address, Account>,
+    devices: LeafMap<DeviceId, Device>,
     spent: HashSet<WorkId>,
     ai: crate::ai::AiState,
-    validators: BTreeMap<[u8; 32], Validator>,
+    validators: LeafMap<[u8; 32], Validator>,
     journal: Journal,
+}
+
+/// Leaf and commitment tags of the three keyed tables (see the module docs).
+const ACCOUNTS_TAG: &[u8] = b"poai/accounts/v2";
+const DEVICES_TAG: &[u8] = b"poai/devices/v2";
+const VALIDATORS_TAG: &[u8] = b"poai/validators/v2";
+
+impl LeafKey for Address {
+    fn key_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl LeafKey for DeviceId {
+    fn key_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl LeafKey for [u8; 32] {
+    fn key_bytes(&self) -> &[u8] {
+        self
+    }
+}
+
+impl Leaf for Account {
+    fn leaf_encoding(&self) -> Vec<u8> {
+        self.encode()
+    }
+}
+
+impl Leaf for Device {
+    fn leaf_encoding(&self) -> Vec<u8> {
+        self.encode()
+    }
+}
+
+impl Leaf for Validator {
+    fn leaf_encoding(&self) -> Vec<u8> {
+        self.encode()
+    }
 }
 
 impl State {
@@ -294,11 +340,11 @@ impl State {
             genesis,
             emission,
             meta,
-            accounts,
-            devices,
+            accounts: LeafMap::from_map(ACCOUNTS_TAG, accounts),
+            devices: LeafMap::from_map(DEVICES_TAG, devices),
             spent,
             ai,
-            validators,
+            validators: LeafMap::from_map(VALIDATORS_TAG, validators),
             journal: Journal::default(),
         }
     }
@@ -566,26 +612,6 @@ impl State {
 
     /// The state root at `height` and `timestamp` (see the module docs).
     pub fn root_at(&self, height: u64, timestamp: u64) -> Hash32 {
-        let mut acc = blake3::Hasher::new();
-        acc.update(b"poai/accounts/v1");
-        for (a, v) in &self.accounts {
-            acc.update(&a.0);
-            acc.update(&v.encode());
-        }
-        let mut dev = blake3::Hasher::new();
-        dev.update(b"poai/devices/v1");
-        for (id, d) in &self.devices {
-            dev.update(&id.0);
-            dev.update(&d.encode());
-        }
-        let mut val = blake3::Hasher::new();
-        val.update(b"poai/validators/v1");
-        for (k, v) in &self.validators {
-            let enc = v.encode();
-            val.update(k);
-            val.update(&u32::try_from(enc.len()).unwrap_or(u32::MAX).to_be_bytes());
-            val.update(&enc);
-        }
         hash_tagged(
             b"poai/state/v1",
             &[
@@ -594,10 +620,10 @@ impl State {
                 &timestamp.to_be_bytes(),
                 &self.meta.ledger.mined.to_be_bytes(),
                 &self.meta.spent_acc.0,
-                acc.finalize().as_bytes(),
-                dev.finalize().as_bytes(),
+                &self.accounts.commit().0,
+                &self.devices.commit().0,
                 &self.ai.commit().0,
-                val.finalize().as_bytes(),
+                &self.validators.commit().0,
             ],
         )
     }

@@ -368,10 +368,14 @@ pub fn verify_with_libcrux(
 }
 
 /// An ML-DSA public key of a known parameter set, length-checked.
+///
+/// The bytes are shared: a key is cloned with every copy of the chain state that holds it (a
+/// validator keeps one per unfinalized block), and a 1,952-byte copy per device per block was a
+/// measured cost with four validators (docs/PERFORMANCE.md).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct VerifyingKey {
     param: ParamSet,
-    bytes: Box<[u8]>,
+    bytes: std::sync::Arc<[u8]>,
 }
 
 impl VerifyingKey {
