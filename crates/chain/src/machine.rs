@@ -262,37 +262,50 @@ impl Machine {
         }
     }
 
+    /// The hashes of `txs`, in order (in parallel for large blocks).
+    pub fn tx_hashes(txs: &[Transaction]) -> Vec<TxHash> {
+        if txs.len() < 64 {
+            txs.iter().map(Transaction::hash).collect()
+        } else {
+            txs.par_iter().map(Transaction::hash).collect()
+        }
+    }
+
     /// [`Machine::prepare`] for the transactions `known` has no valid verdict for; the others
-    /// take the known one. Output in the order of `txs`.
+    /// take the known one (moved out of `known`, not copied). `hashes` are those of `txs`
+    /// ([`Machine::tx_hashes`]); output in the order of `txs`.
     fn prepare_reusing(
         &self,
         state: &State,
         txs: &[Transaction],
-        known: &HashMap<TxHash, Prepared>,
+        hashes: &[TxHash],
+        mut known: HashMap<TxHash, Prepared>,
     ) -> Vec<Prepared> {
+        known.retain(|_, p| matches!(p.sig, SigCheck::Valid(_)));
         if known.is_empty() {
             return self.prepare(state, txs.to_vec());
         }
-        let hashes: Vec<TxHash> = if txs.len() < 64 {
-            txs.iter().map(Transaction::hash).collect()
+        let recomputed;
+        let hashes = if hashes.len() == txs.len() {
+            hashes
         } else {
-            txs.par_iter().map(Transaction::hash).collect()
+            recomputed = Self::tx_hashes(txs);
+            &recomputed
         };
-        let reuse = |h: &TxHash| known.get(h).filter(|p| matches!(p.sig, SigCheck::Valid(_)));
+        // A verdict is moved out at its first occurrence, so a transaction the block repeats is
+        // prepared afresh the second time (and then refused by execution as a replay).
+        let mut slots: Vec<Option<Prepared>> = hashes.iter().map(|h| known.remove(h)).collect();
         let fresh: Vec<Transaction> = txs
             .iter()
-            .zip(&hashes)
-            .filter(|(_, h)| reuse(h).is_none())
+            .zip(&slots)
+            .filter(|(_, slot)| slot.is_none())
             .map(|(tx, _)| tx.clone())
             .collect();
         let mut fresh = self.prepare(state, fresh).into_iter();
-        hashes
-            .iter()
-            .filter_map(|h| match reuse(h) {
-                Some(p) => Some(p.clone()),
-                None => fresh.next(),
-            })
-            .collect()
+        for slot in slots.iter_mut().filter(|s| s.is_none()) {
+            *slot = fresh.next();
+        }
+        slots.into_iter().flatten().collect()
     }
 
     /// Hashes and checks the signatures of `txs` against `state`, in parallel.
@@ -758,19 +771,22 @@ impl Machine {
         state: &mut State,
         block: &Block,
     ) -> Result<Vec<Receipt>, BlockError> {
-        self.execute_block_with(state, block, &HashMap::new())
+        self.execute_block_with(state, block, &[], HashMap::new())
     }
 
     /// As [`Machine::execute_block`], reusing the signature verdicts of transactions this node
     /// already prepared (its mempool's, by hash: the hash covers the signature). Only `Valid`
     /// verdicts are reused; everything else is prepared here. Sound because a proof's verdict
     /// names the miner whose key verified it and execution re-checks that the device still
-    /// belongs to that miner.
+    /// belongs to that miner. `hashes` are the block's transaction hashes
+    /// ([`Machine::tx_hashes`], which the caller needed to look `known` up); they are computed
+    /// again here if their count does not match.
     pub fn execute_block_with(
         &self,
         state: &mut State,
         block: &Block,
-        known: &HashMap<TxHash, Prepared>,
+        hashes: &[TxHash],
+        known: HashMap<TxHash, Prepared>,
     ) -> Result<Vec<Receipt>, BlockError> {
         Self::check_header(state, &block.header)?;
         let max = usize::try_from(state.genesis().max_block_txs).unwrap_or(usize::MAX);
@@ -780,7 +796,7 @@ impl Machine {
                 max,
             });
         }
-        let prepared = self.prepare_reusing(state, &block.txs, known);
+        let prepared = self.prepare_reusing(state, &block.txs, hashes, known);
         let hashes: Vec<Hash32> = prepared.iter().map(Prepared::hash).collect();
         let computed = merkle_root(&hashes);
         if computed != block.header.tx_root {

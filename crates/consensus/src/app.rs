@@ -158,12 +158,11 @@ impl PoaiApp {
     /// Signatures this node already checked when its mempool admitted them are not checked again.
     fn execute(&self, state: &mut State, block: &PoaiBlock) -> Option<(Changes, Vec<Receipt>)> {
         let shared = &self.inner.shared;
-        let known = shared
-            .mempool()
-            .prepared(block.block().txs.iter().map(poai_chain::Transaction::hash));
+        let hashes = Machine::tx_hashes(&block.block().txs);
+        let known = shared.mempool().prepared(hashes.iter().copied());
         let receipts = shared
             .machine
-            .execute_block_with(state, block.block(), &known)
+            .execute_block_with(state, block.block(), &hashes, known)
             .ok()?;
         Some((state.take_changes(), receipts))
     }
@@ -221,14 +220,32 @@ impl<E: Clock + Send + 'static> Application<E> for PoaiApp {
         let mut ancestry = Box::pin(ancestry);
         let parent = ancestry.next().await?;
         let proposer = self.account_of(ctx.round.epoch().get(), &ctx.leader)?;
-        // Pace the chain: one block per interval after the parent arrived here.
-        let first_seen = lock(&self.inner.seen)
-            .get(&parent.inner().hash())
-            .copied()
-            .unwrap_or_else(|| clock.current());
-        clock
-            .sleep_until(first_seen + self.inner.block_interval)
-            .await;
+        let max = usize::try_from(self.inner.shared.state().genesis().max_block_txs)
+            .unwrap_or(usize::MAX);
+        let skip = self.pending_txs(parent.inner().hash());
+        // Leave room for the header and the count; a block is one p2p message, and each
+        // transaction's encoding has a 4-byte length before it.
+        let take = || {
+            self.inner.shared.mempool().candidates_fitting(
+                max,
+                MAX_BLOCK_BYTES.saturating_sub(4096),
+                4,
+                &skip,
+            )
+        };
+        // Pace the chain: one block per interval after the parent arrived here, unless a full
+        // block is waiting (then the interval would only add latency to a backlog).
+        let (mut candidates, full) = take();
+        if !full {
+            let first_seen = lock(&self.inner.seen)
+                .get(&parent.inner().hash())
+                .copied()
+                .unwrap_or_else(|| clock.current());
+            clock
+                .sleep_until(first_seen + self.inner.block_interval)
+                .await;
+            candidates = take().0;
+        }
         let mut state = self.state_after(&parent, &mut ancestry).await?;
         let now = clock.current();
         let ctx = BlockContext::next(
@@ -236,23 +253,6 @@ impl<E: Clock + Send + 'static> Application<E> for PoaiApp {
             Machine::next_timestamp(&state, unix_secs(now)),
             proposer,
         );
-        let max = usize::try_from(state.genesis().max_block_txs).unwrap_or(usize::MAX);
-        let skip = self.pending_txs(parent.inner().hash());
-        let candidates = {
-            let pool = self.inner.shared.mempool();
-            pool.candidates(max.saturating_add(skip.len()))
-        };
-        // Leave room for the header and the count; a block is one p2p message.
-        let mut budget = MAX_BLOCK_BYTES.saturating_sub(4096);
-        let candidates: Vec<_> = candidates
-            .into_iter()
-            .filter(|p| !skip.contains(&p.hash()))
-            .take_while(|p| {
-                let len = p.tx().encode().len().saturating_add(4);
-                budget = budget.saturating_sub(len);
-                budget > 0
-            })
-            .collect();
         let proposal = self
             .inner
             .shared
@@ -385,7 +385,14 @@ impl Finalizer {
             None
         };
         let epoch = state.epoch_of(height);
-        shared.commit_finalized(block.block(), &receipts, &changes, state, &rejected)?;
+        shared.commit_finalized(
+            block.block(),
+            block.encoded(),
+            &receipts,
+            &changes,
+            state,
+            &rejected,
+        )?;
         let entered = match next_set {
             Some(v) => {
                 inner.sets.insert(epoch.saturating_add(1), v)?;

@@ -72,6 +72,11 @@ impl PoaiBlock {
         self.0.hash
     }
 
+    /// The chain's encoding of the block (`Block::encode`).
+    pub fn encoded(&self) -> &[u8] {
+        &self.0.encoded
+    }
+
     /// The encoded block's length.
     pub fn encoded_len(&self) -> usize {
         self.0.encoded.len()

@@ -195,6 +195,40 @@ impl Mempool {
             .collect()
     }
 
+    /// The next block's transactions when the block is also capped in bytes: up to `max` in
+    /// arrival order, leaving out `skip` (already in unfinalized blocks), each weighing its
+    /// encoding plus `overhead` bytes, stopping before the first that would exceed `budget`.
+    /// Only those are copied out: a consensus proposer took and copied the whole pool before,
+    /// to keep one block's worth. The flag says whether the block is full: more transactions
+    /// wait than `max` or `budget` let in.
+    pub fn candidates_fitting(
+        &self,
+        max: usize,
+        budget: usize,
+        overhead: usize,
+        skip: &HashSet<TxHash>,
+    ) -> (Vec<Prepared>, bool) {
+        let mut left = budget;
+        let mut out = Vec::new();
+        for h in self.order.values() {
+            if skip.contains(h) {
+                continue;
+            }
+            let Some((_, e)) = self.entries.get(h) else {
+                continue;
+            };
+            if out.len() >= max {
+                return (out, true);
+            }
+            match left.checked_sub(e.size.saturating_add(overhead)) {
+                Some(l) => left = l,
+                None => return (out, true),
+            }
+            out.push(e.prepared.clone());
+        }
+        (out, false)
+    }
+
     /// The prepared transactions among `hashes` that wait here (their signature verdicts are
     /// reused when a peer's block includes them).
     pub fn prepared(&self, hashes: impl IntoIterator<Item = TxHash>) -> HashMap<TxHash, Prepared> {
@@ -282,6 +316,15 @@ mod tests {
         }
     }
 
+    /// The context of the block after the fixture's head.
+    fn next_ctx(f: &Fixture) -> BlockContext {
+        BlockContext::next(
+            &f.state,
+            Machine::next_timestamp(&f.state, 0),
+            Address::default(),
+        )
+    }
+
     fn proof_tx(f: &Fixture, n: u8, ts: u64) -> Prepared {
         let p = WorkProof {
             device_id: f.device,
@@ -316,11 +359,7 @@ mod tests {
     #[test]
     fn per_miner_proof_limit_and_pending_work_ids() {
         let f = fixture();
-        let ctx = BlockContext::next(
-            &f.state,
-            Machine::next_timestamp(&f.state, 0),
-            Address::default(),
-        );
+        let ctx = next_ctx(&f);
         let mut pool = Mempool::new(Limits::default());
         let ts = f.state.head().timestamp;
         for n in 0..10u8 {
@@ -352,13 +391,44 @@ mod tests {
     }
 
     #[test]
+    fn candidates_fitting_skips_and_stops_at_the_byte_budget() {
+        let f = fixture();
+        let ctx = next_ctx(&f);
+        let mut pool = Mempool::new(Limits::default());
+        let ts = f.state.head().timestamp;
+        let txs: Vec<Prepared> = (0..6u8).map(|n| proof_tx(&f, n, ts)).collect();
+        for t in &txs {
+            pool.admit(&f.machine, &f.state, &ctx, t.clone()).unwrap();
+        }
+        let size = txs[0].tx().encode().len();
+        let hashes = |v: &[Prepared]| v.iter().map(Prepared::hash).collect::<Vec<_>>();
+        let all = hashes(&txs);
+        let none = HashSet::new();
+        // Room for exactly three with the overhead; the fourth would pass the budget.
+        let (three, full) = pool.candidates_fitting(10, 3 * (size + 4), 4, &none);
+        assert_eq!(hashes(&three), all[..3]);
+        assert!(full);
+        let (two, _) = pool.candidates_fitting(10, 3 * (size + 4) - 1, 4, &none);
+        assert_eq!(two.len(), 2);
+        // Skipped ones take no room; the count cap holds; everything fits: not full.
+        let skip: HashSet<TxHash> = [all[0], all[2]].into_iter().collect();
+        let (fit, full) = pool.candidates_fitting(10, 3 * (size + 4), 4, &skip);
+        assert_eq!(hashes(&fit), vec![all[1], all[3], all[4]]);
+        assert!(full);
+        let (capped, full) = pool.candidates_fitting(2, usize::MAX, 4, &skip);
+        assert_eq!(hashes(&capped), vec![all[1], all[3]]);
+        assert!(full);
+        let (rest, full) = pool.candidates_fitting(4, usize::MAX, 4, &skip);
+        assert_eq!(hashes(&rest), vec![all[1], all[3], all[4], all[5]]);
+        assert!(!full);
+        let (none_fit, full) = pool.candidates_fitting(10, size, 4, &none);
+        assert!(none_fit.is_empty() && full);
+    }
+
+    #[test]
     fn account_nonces_are_consecutive_and_bounded() {
         let f = fixture();
-        let ctx = BlockContext::next(
-            &f.state,
-            Machine::next_timestamp(&f.state, 0),
-            Address::default(),
-        );
+        let ctx = next_ctx(&f);
         let limits = Limits {
             max_per_sender: 3,
             ..Limits::default()

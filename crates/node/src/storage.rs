@@ -86,7 +86,14 @@ impl Store {
                     let mut meta = wtx.open_table(META)?;
                     meta.insert("genesis", serde_json::to_vec(genesis)?.as_slice())?;
                 }
-                write_block(&wtx, &block, &[], &changes, &state.meta())?;
+                write_block(
+                    &wtx,
+                    block.header.height,
+                    &block.encode(),
+                    &[],
+                    &changes,
+                    &state.meta(),
+                )?;
                 wtx.commit()?;
                 Ok(state)
             }
@@ -162,8 +169,22 @@ impl Store {
         changes: &Changes,
         meta: &Meta,
     ) -> Result<()> {
+        self.commit_encoded_block(block, &block.encode(), receipts, changes, meta)
+    }
+
+    /// [`Store::commit_block`] for a block whose canonical encoding the caller already holds
+    /// (`encoded` must be `block.encode()`; a consensus block arrives encoded, and encoding
+    /// megabytes again was a measured cost).
+    pub fn commit_encoded_block(
+        &self,
+        block: &Block,
+        encoded: &[u8],
+        receipts: &[Receipt],
+        changes: &Changes,
+        meta: &Meta,
+    ) -> Result<()> {
         let wtx = self.db.begin_write()?;
-        write_block(&wtx, block, receipts, changes, meta)?;
+        write_block(&wtx, block.header.height, encoded, receipts, changes, meta)?;
         wtx.commit()?;
         Ok(())
     }
@@ -237,14 +258,13 @@ impl Store {
 
 fn write_block(
     wtx: &redb::WriteTransaction,
-    block: &Block,
+    height: u64,
+    encoded: &[u8],
     receipts: &[Receipt],
     changes: &Changes,
     meta: &Meta,
 ) -> Result<()> {
-    let height = block.header.height;
-    wtx.open_table(BLOCKS)?
-        .insert(height, block.encode().as_slice())?;
+    wtx.open_table(BLOCKS)?.insert(height, encoded)?;
     wtx.open_table(RECEIPTS)?
         .insert(height, encode_receipts(receipts).as_slice())?;
     {

@@ -305,7 +305,12 @@ fn reused_signature_verdicts_agree_with_fresh_checks() {
     let mut reused = pre.clone();
     let b = c
         .machine
-        .execute_block_with(&mut reused, &block, &known)
+        .execute_block_with(
+            &mut reused,
+            &block,
+            &Machine::tx_hashes(&block.txs),
+            known.clone(),
+        )
         .unwrap();
     assert_eq!(a, b);
     assert_eq!(fresh.root(), reused.root());
@@ -317,7 +322,7 @@ fn reused_signature_verdicts_agree_with_fresh_checks() {
     let mut v = pre.clone();
     let err = c
         .machine
-        .execute_block_with(&mut v, &bad, &known)
+        .execute_block_with(&mut v, &bad, &Machine::tx_hashes(&bad.txs), known)
         .unwrap_err();
     assert!(
         matches!(&err, BlockError::InvalidTx { index: 2, error, .. } if error.name() == "ProofSignatureInvalid"),
