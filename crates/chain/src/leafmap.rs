@@ -97,6 +97,7 @@ impl<K: Ord + LeafKey, V: Leaf> LeafMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[derive(Debug, Clone, PartialEq)]
     struct V(Vec<u8>);
@@ -155,5 +156,32 @@ mod tests {
         assert_eq!(built.len(), 1);
         assert_eq!(built.get(&[0, 1]), Some(&V(vec![2])));
         assert_eq!(built.values().count(), 1);
+    }
+
+    proptest! {
+        /// Whatever sequence of writes and removals, the kept leaves give the commitment a
+        /// from-scratch computation over the live entries gives.
+        #[test]
+        fn cached_leaves_never_go_stale(
+            ops in proptest::collection::vec(
+                (any::<bool>(), 0u8..8, proptest::collection::vec(any::<u8>(), 0..6)),
+                0..60,
+            )
+        ) {
+            let mut m: LeafMap<[u8; 2], V> = LeafMap::new(b"t");
+            let mut plain = BTreeMap::new();
+            for (insert, k, v) in ops {
+                let key = [0, k];
+                if insert {
+                    prop_assert_eq!(m.insert(key, V(v.clone())), plain.insert(key, V(v)));
+                } else {
+                    prop_assert_eq!(m.remove(&key), plain.remove(&key));
+                }
+                prop_assert_eq!(m.commit(), recomputed(&m));
+                prop_assert_eq!(m.len(), plain.len());
+            }
+            let rebuilt = LeafMap::from_map(b"t", plain);
+            prop_assert_eq!(rebuilt.commit(), m.commit());
+        }
     }
 }
