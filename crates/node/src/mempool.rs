@@ -188,11 +188,8 @@ impl Mempool {
 
     /// Up to `max` transactions in arrival order, for the next block.
     pub fn candidates(&self, max: usize) -> Vec<Prepared> {
-        self.order
-            .values()
-            .take(max)
-            .filter_map(|h| self.entries.get(h).map(|(_, e)| e.prepared.clone()))
-            .collect()
+        self.candidates_fitting(max, usize::MAX, 0, &HashSet::new())
+            .0
     }
 
     /// The next block's transactions when the block is also capped in bytes: up to `max` in
