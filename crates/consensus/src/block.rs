@@ -82,6 +82,17 @@ impl PoaiBlock {
         self.0.encoded.len()
     }
 
+    /// Decodes a block from the chain's encoding (`Block::encode`), keeping the bytes.
+    pub fn from_encoded(bytes: Vec<u8>) -> Result<Self, poai_chain::codec::CodecError> {
+        let block = Block::decode(&bytes)?;
+        let hash = block.hash();
+        Ok(Self(Arc::new(Inner {
+            block,
+            encoded: bytes,
+            hash,
+        })))
+    }
+
     /// With its digest, as commonware passes blocks around.
     pub fn digested(self) -> Digested<Self> {
         let d = digest_of(self.0.hash);
@@ -131,14 +142,8 @@ impl Read for PoaiBlock {
         }
         let mut bytes = vec![0u8; len];
         buf.copy_to_slice(&mut bytes);
-        let block = Block::decode(&bytes)
-            .map_err(|_| CodecError::Invalid("PoaiBlock", "block does not decode"))?;
-        let hash = block.hash();
-        Ok(Self(Arc::new(Inner {
-            block,
-            encoded: bytes,
-            hash,
-        })))
+        Self::from_encoded(bytes)
+            .map_err(|_| CodecError::Invalid("PoaiBlock", "block does not decode"))
     }
 }
 

@@ -12,9 +12,10 @@
 //! one and only then acknowledges. A message from a later epoch than ours means we missed a
 //! boundary: marshal is hinted to fetch our epoch's boundary finalization from that peer.
 
-use crate::app::{EnterEpoch, PoaiApp, genesis_digest};
+use crate::app::{EnterEpoch, FinalizedQueue, PoaiApp, genesis_digest};
 use crate::block::{PoaiBlock, digest_of};
 use crate::epochs::{EpochSets, Validators};
+use crate::store::RedbBlocks;
 use commonware_broadcast::buffered;
 use commonware_consensus::marshal::{
     self, core::Actor as MarshalActor, core::Mailbox as MarshalMailbox, standard::Inline,
@@ -249,12 +250,9 @@ where
     )
     .await
     .map_err(|e| anyhow::anyhow!("opening the finalizations archive: {e}"))?;
-    let blocks = immutable::Archive::init(
-        context.child("blocks"),
-        archive_cfg(&prefix, "blocks", &cache, ()),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("opening the blocks archive: {e}"))?;
+    // Finalized blocks live once, in the node's redb store (crate::store).
+    let blocks = RedbBlocks::open(shared.clone())
+        .map_err(|e| anyhow::anyhow!("opening the block store: {e:#}"))?;
 
     let (actor, mailbox, _floor) =
         MarshalActor::<_, Standard<PoaiBlock>, _, _, _, _, _, Exact>::init(
@@ -281,7 +279,13 @@ where
         )
         .await;
     let (enter_tx, enter_rx) = mpsc::unbounded();
-    actor.start(app.finalizer(enter_tx), buffer, resolver);
+    let (finalized_tx, finalized_rx) = mpsc::unbounded();
+    let finalizer = app.finalizer(enter_tx);
+    context
+        .child("finalizer")
+        .dedicated()
+        .spawn(move |_| finalizer.run(finalized_rx));
+    actor.start(FinalizedQueue(finalized_tx), buffer, resolver);
     let inline = Inline::new(
         context.child("inline"),
         app,

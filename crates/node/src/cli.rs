@@ -239,8 +239,9 @@ impl ReplayArgs {
     /// Runs the replay; fails if the replayed root differs from the stored head's.
     pub fn run(self) -> Result<()> {
         let store = Store::open(&self.data.join("chain.redb"))?;
-        let stored = store.load_state()?;
-        let replayed = store.replay(&crate::tee::machine())?;
+        let machine = crate::tee::machine();
+        let stored = store.load_state(&machine)?;
+        let replayed = store.replay(&machine)?;
         let (a, b) = (stored.head(), replayed.head());
         println!(
             "{}",

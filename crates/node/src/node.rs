@@ -335,7 +335,7 @@ impl Shared {
             .validate()
             .map_err(|e| anyhow::anyhow!("genesis: {e}"))?;
         let store = Store::open(&cfg.data_dir.join("chain.redb"))?;
-        let state = store.open_chain(&cfg.genesis)?;
+        let state = store.open_chain(&cfg.genesis, &machine)?;
         let head = state.head().height;
         let metrics = Metrics::new().context("registering metrics")?;
         metrics.height.set(i64::try_from(head).unwrap_or(i64::MAX));

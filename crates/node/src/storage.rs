@@ -2,8 +2,9 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `meta` | `"genesis"`, `"meta"` | genesis JSON; head, ledger, spent-set hash chain |
+//! | `meta` | `"genesis"`, `"meta"`, `"tip"` | genesis JSON; the state tables' head, ledger, spent-set hash chain; height of the last committed block |
 //! | `blocks` | height u64 | encoded block |
+//! | `block_hashes` | block hash | height u64 |
 //! | `receipts` | height u64 | encoded receipts |
 //! | `tx_index` | tx hash | height u64 ‖ index u32 |
 //! | `accounts` | address | encoded account |
@@ -12,10 +13,23 @@
 //! | `ai` | table prefix ‖ key | AI VM row ([`poai_chain::ai::AiState`]) |
 //! | `validators` | consensus key 32 | validator row ([`poai_chain::Validator::encode`]) |
 //!
-//! A block, its receipts, its index entries, every state key it changed and the new head are
-//! written in **one** write transaction, so a crash at any point leaves the store at the last
-//! committed block: redb's commit is atomic and durable (fsync) by default. On start the whole
-//! state is loaded into memory (docs/DESIGN-chain.md, "Storage").
+//! Every committed block's body, receipts and the new tip are written in one durable write
+//! transaction (redb's commit is atomic and fsyncs by default). The state tables (`accounts`,
+//! `devices`, `spent`, `ai`, `validators`), the transaction index and the state head `"meta"`
+//! are written every [`STATE_FLUSH_BLOCKS`] blocks, in the same transaction as that block, and
+//! when the store is dropped; in between, the store keeps the blocks' changes in memory (the
+//! transaction index answers from there too). A proof touches random keys in three tables (its
+//! device, work id and hash), so writing them per block rewrote a B-tree page per proof per
+//! table; batched, a page changed by several blocks is written once. On open, the blocks between
+//! the state head and the tip are executed again ([`Store::load_state`]), so a crash loses
+//! nothing committed (docs/DESIGN-chain.md, "Storage"). The whole state lives in memory.
+//!
+//! With consensus, this store is also marshal's archive of finalized blocks
+//! (`poai_consensus::store`): marshal stores a finalized block ([`Store::put_blocks`]) before the
+//! node executes it, so `blocks` may hold bodies above the committed head. The commit that follows
+//! finds the body by its hash and writes only the rest; each block is stored once.
+//! [`Store::block`] answers up to the committed head only, so readers never see a block whose
+//! receipts and state are not written yet.
 
 use anyhow::{Context, Result, bail};
 use poai_chain::block::{decode_receipts, encode_receipts};
@@ -25,11 +39,17 @@ use poai_chain::{
 };
 use poai_primitives::{Address, DeviceId, WorkId};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Blocks committed between two writes of the state tables and the transaction index (module
+/// docs). A restart after a crash executes at most this many blocks again.
+pub const STATE_FLUSH_BLOCKS: u64 = 8;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const BLOCK_HASHES: TableDefinition<&[u8], u64> = TableDefinition::new("block_hashes");
 const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
 const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts");
@@ -42,6 +62,116 @@ const VALIDATORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("validato
 #[derive(Debug)]
 pub struct Store {
     db: Database,
+    deferred: Mutex<Deferred>,
+}
+
+/// State changes and index entries of the blocks committed since the state tables were last
+/// written, merged (a later block's row replaces an earlier one's).
+#[derive(Debug, Default)]
+struct Deferred {
+    accounts: BTreeMap<Address, Account>,
+    devices: BTreeMap<DeviceId, Device>,
+    spent: Vec<(WorkId, u64)>,
+    ai: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    validators: BTreeMap<[u8; 32], Option<Validator>>,
+    index: HashMap<Hash32, (u64, u32)>,
+    /// The state head after the last block merged.
+    meta: Option<Meta>,
+    blocks: u64,
+    /// A commit failed after its block was merged: memory and disk may disagree, so the store
+    /// takes no more commits (reopening executes the committed blocks again).
+    poisoned: bool,
+}
+
+impl Deferred {
+    fn absorb(&mut self, height: u64, receipts: &[Receipt], changes: &Changes, meta: &Meta) {
+        for (i, r) in receipts.iter().enumerate() {
+            self.index
+                .insert(r.tx_hash, (height, u32::try_from(i).unwrap_or(u32::MAX)));
+        }
+        for (a, acct) in &changes.accounts {
+            self.accounts.insert(*a, *acct);
+        }
+        for (id, d) in &changes.devices {
+            self.devices.insert(*id, d.clone());
+        }
+        self.spent
+            .extend(changes.spent.iter().map(|id| (*id, height)));
+        for (k, v) in &changes.ai {
+            self.ai.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &changes.validators {
+            self.validators.insert(*k, v.clone());
+        }
+        self.meta = Some(*meta);
+        self.blocks = self.blocks.saturating_add(1);
+    }
+
+    /// Writes everything merged into `wtx` (keys in order: fewer pages touched in between).
+    fn write(&self, wtx: &redb::WriteTransaction) -> Result<()> {
+        {
+            let mut entries: Vec<_> = self.index.iter().collect();
+            entries.sort_unstable_by_key(|(h, _)| h.0);
+            let mut idx = wtx.open_table(TX_INDEX)?;
+            for (hash, (height, i)) in entries {
+                let mut v = [0u8; 12];
+                v[..8].copy_from_slice(&height.to_be_bytes());
+                v[8..].copy_from_slice(&i.to_be_bytes());
+                idx.insert(hash.0.as_slice(), v.as_slice())?;
+            }
+        }
+        {
+            let mut t = wtx.open_table(ACCOUNTS)?;
+            for (a, acct) in &self.accounts {
+                t.insert(a.0.as_slice(), acct.encode().as_slice())?;
+            }
+        }
+        {
+            let mut t = wtx.open_table(DEVICES)?;
+            for (id, d) in &self.devices {
+                t.insert(id.0.as_slice(), d.encode().as_slice())?;
+            }
+        }
+        {
+            let mut spent: Vec<_> = self.spent.iter().collect();
+            spent.sort_unstable_by_key(|(id, _)| id.0);
+            let mut t = wtx.open_table(SPENT)?;
+            for (id, height) in spent {
+                t.insert(id.0.as_slice(), *height)?;
+            }
+        }
+        {
+            let mut t = wtx.open_table(AI)?;
+            for (k, v) in &self.ai {
+                match v {
+                    Some(v) => {
+                        t.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    None => {
+                        t.remove(k.as_slice())?;
+                    }
+                }
+            }
+        }
+        {
+            let mut t = wtx.open_table(VALIDATORS)?;
+            for (k, v) in &self.validators {
+                match v {
+                    Some(v) => {
+                        t.insert(k.as_slice(), v.encode().as_slice())?;
+                    }
+                    None => {
+                        t.remove(k.as_slice())?;
+                    }
+                }
+            }
+        }
+        if let Some(meta) = &self.meta {
+            wtx.open_table(META)?
+                .insert("meta", meta.encode().as_slice())?;
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -51,7 +181,42 @@ impl Store {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let db = Database::create(path).with_context(|| format!("opening {}", path.display()))?;
-        Ok(Self { db })
+        let store = Self {
+            db,
+            deferred: Mutex::new(Deferred::default()),
+        };
+        store.index_block_hashes()?;
+        Ok(store)
+    }
+
+    /// Builds the `block_hashes` table for a store written before it existed (every block is
+    /// read once); a no-op when the table exists.
+    fn index_block_hashes(&self) -> Result<()> {
+        let rtx = self.db.begin_read()?;
+        match rtx.open_table(BLOCK_HASHES) {
+            Ok(_) => return Ok(()),
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let blocks = match rtx.open_table(BLOCKS) {
+            Ok(t) => t,
+            // A new store: the table is created with the genesis block.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let wtx = self.db.begin_write()?;
+        {
+            let mut hashes = wtx.open_table(BLOCK_HASHES)?;
+            for row in blocks.iter()? {
+                let (k, v) = row?;
+                let height = k.value();
+                let block = Block::decode(v.value())
+                    .map_err(|e| anyhow::anyhow!("stored block {height}: {e}"))?;
+                hashes.insert(block.hash().0.as_slice(), height)?;
+            }
+        }
+        wtx.commit()?;
+        Ok(())
     }
 
     /// The stored genesis, if the database was initialised.
@@ -69,39 +234,86 @@ impl Store {
     }
 
     /// Opens the chain: initialises it from `genesis` if the database is empty (refusing a
-    /// different genesis if not), then loads the state at the last committed block.
-    pub fn open_chain(&self, genesis: &Genesis) -> Result<State> {
+    /// different genesis if not), then loads the state at the last committed block
+    /// ([`Store::load_state`], which executes blocks with `machine`).
+    pub fn open_chain(&self, genesis: &Genesis, machine: &Machine) -> Result<State> {
         match self.genesis()? {
             Some(stored) if stored != *genesis => bail!(
                 "the database holds chain {} with a different genesis; use another --data directory",
                 stored.chain_id
             ),
-            Some(_) => self.load_state(),
+            Some(_) => self.load_state(machine),
             None => {
                 let mut state = State::from_genesis(genesis);
                 let block = genesis_block(&mut state);
                 let changes = state.take_changes();
+                let mut d = Deferred::default();
+                d.absorb(0, &[], &changes, &state.meta());
                 let wtx = self.db.begin_write()?;
                 {
                     let mut meta = wtx.open_table(META)?;
                     meta.insert("genesis", serde_json::to_vec(genesis)?.as_slice())?;
                 }
-                write_block(
-                    &wtx,
-                    block.header.height,
-                    &block.encode(),
-                    &[],
-                    &changes,
-                    &state.meta(),
-                )?;
+                write_block(&wtx, 0, &block.hash(), &block.encode(), &[])?;
+                d.write(&wtx)?;
                 wtx.commit()?;
                 Ok(state)
             }
         }
     }
 
-    /// Loads the state at the last committed block.
-    pub fn load_state(&self) -> Result<State> {
+    /// Loads the state at the last committed block: the state tables, then the blocks committed
+    /// after they were last written, executed again with `machine` (their changes stay pending
+    /// for the next write, as if they had just been committed).
+    pub fn load_state(&self, machine: &Machine) -> Result<State> {
+        let mut state = self.load_flushed()?;
+        let tip = self.tip()?;
+        let mut d = Deferred::default();
+        let mut h = state.head().height;
+        while h < tip {
+            h = h.saturating_add(1);
+            let bytes = self
+                .stored_block(h)?
+                .with_context(|| format!("committed block {h} is not stored"))?;
+            let block =
+                Block::decode(&bytes).map_err(|e| anyhow::anyhow!("stored block {h}: {e}"))?;
+            let receipts = machine
+                .execute_block(&mut state, &block)
+                .map_err(|e| anyhow::anyhow!("executing committed block {h} again: {e}"))?;
+            let changes = state.take_changes();
+            d.absorb(h, &receipts, &changes, &state.meta());
+        }
+        *self.deferred() = d;
+        Ok(state)
+    }
+
+    /// The height of the last committed block.
+    pub fn tip(&self) -> Result<u64> {
+        let rtx = self.db.begin_read()?;
+        tip_of(&rtx)
+    }
+
+    fn deferred(&self) -> MutexGuard<'_, Deferred> {
+        self.deferred.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the state changes and index entries kept in memory (module docs); dropping the
+    /// store does this too.
+    pub fn flush(&self) -> Result<()> {
+        let mut d = self.deferred();
+        if d.blocks == 0 || d.poisoned {
+            return Ok(());
+        }
+        let wtx = self.db.begin_write()?;
+        d.write(&wtx)?;
+        wtx.commit()?;
+        *d = Deferred::default();
+        Ok(())
+    }
+
+    /// The state as the state tables hold it (at the head `"meta"` names, which may be below
+    /// the tip).
+    fn load_flushed(&self) -> Result<State> {
         let genesis = self.genesis()?.context("database has no genesis")?;
         let rtx = self.db.begin_read()?;
         let meta = Meta::decode(
@@ -183,15 +395,87 @@ impl Store {
         changes: &Changes,
         meta: &Meta,
     ) -> Result<()> {
+        let height = block.header.height;
+        let mut d = self.deferred();
+        if d.poisoned {
+            bail!("an earlier commit failed; restart the node to recover from the stored blocks");
+        }
+        d.absorb(height, receipts, changes, meta);
+        let flush = d.blocks >= STATE_FLUSH_BLOCKS;
+        let written = (|| -> Result<()> {
+            let wtx = self.db.begin_write()?;
+            write_block(&wtx, height, &block.hash(), encoded, receipts)?;
+            if flush {
+                d.write(&wtx)?;
+            }
+            wtx.commit()?;
+            Ok(())
+        })();
+        match written {
+            Ok(()) if flush => *d = Deferred::default(),
+            Ok(()) => {}
+            Err(_) => d.poisoned = true,
+        }
+        written
+    }
+
+    /// Stores finalized blocks ahead of their execution: `(height, hash, encoding)` each, in one
+    /// durable write transaction. A block whose hash is already stored is skipped (marshal
+    /// delivers at least once). Two different finalized blocks at one height would be a fork,
+    /// which the node's execution of the block reports; the later one is not checked for here.
+    pub fn put_blocks(&self, blocks: &[(u64, Hash32, &[u8])]) -> Result<()> {
+        if blocks.is_empty() {
+            return Ok(());
+        }
         let wtx = self.db.begin_write()?;
-        write_block(&wtx, block.header.height, encoded, receipts, changes, meta)?;
+        {
+            let mut hashes = wtx.open_table(BLOCK_HASHES)?;
+            let mut bodies = wtx.open_table(BLOCKS)?;
+            for (height, hash, encoded) in blocks {
+                if hashes.get(hash.0.as_slice())?.is_some() {
+                    continue;
+                }
+                bodies.insert(*height, *encoded)?;
+                hashes.insert(hash.0.as_slice(), *height)?;
+            }
+        }
         wtx.commit()?;
         Ok(())
     }
 
-    /// The block at `height`.
+    /// The encoding of the stored block at `height`, committed or only stored
+    /// ([`Store::put_blocks`]).
+    pub fn stored_block(&self, height: u64) -> Result<Option<Vec<u8>>> {
+        let rtx = self.db.begin_read()?;
+        let t = rtx.open_table(BLOCKS)?;
+        Ok(t.get(height)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The height of the stored block with hash `hash`, committed or only stored.
+    pub fn stored_height_of(&self, hash: &Hash32) -> Result<Option<u64>> {
+        let rtx = self.db.begin_read()?;
+        let t = rtx.open_table(BLOCK_HASHES)?;
+        Ok(t.get(hash.0.as_slice())?.map(|v| v.value()))
+    }
+
+    /// The heights of every stored block, committed or only stored, in no particular order.
+    pub fn stored_heights(&self) -> Result<Vec<u64>> {
+        let rtx = self.db.begin_read()?;
+        let t = rtx.open_table(BLOCK_HASHES)?;
+        let mut out = Vec::with_capacity(usize::try_from(t.len()?).unwrap_or(0));
+        for row in t.iter()? {
+            out.push(row?.1.value());
+        }
+        Ok(out)
+    }
+
+    /// The committed block at `height` (none above the last committed block, even where the
+    /// body is already stored).
     pub fn block(&self, height: u64) -> Result<Option<Block>> {
         let rtx = self.db.begin_read()?;
+        if height > tip_of(&rtx)? {
+            return Ok(None);
+        }
         let t = rtx.open_table(BLOCKS)?;
         match t.get(height)? {
             Some(v) => {
@@ -219,6 +503,9 @@ impl Store {
 
     /// Where a transaction was included: (height, index).
     pub fn tx_location(&self, hash: &Hash32) -> Result<Option<(u64, u32)>> {
+        if let Some(at) = self.deferred().index.get(hash) {
+            return Ok(Some(*at));
+        }
         let rtx = self.db.begin_read()?;
         let t = rtx.open_table(TX_INDEX)?;
         let Some(v) = t.get(hash.0.as_slice())? else {
@@ -256,73 +543,63 @@ impl Store {
     }
 }
 
+/// Writes a block's body (unless [`Store::put_blocks`] stored it already), its receipts and the
+/// new tip into `wtx`.
 fn write_block(
     wtx: &redb::WriteTransaction,
     height: u64,
+    hash: &Hash32,
     encoded: &[u8],
     receipts: &[Receipt],
-    changes: &Changes,
-    meta: &Meta,
 ) -> Result<()> {
-    wtx.open_table(BLOCKS)?.insert(height, encoded)?;
+    {
+        let mut hashes = wtx.open_table(BLOCK_HASHES)?;
+        if hashes.get(hash.0.as_slice())?.is_none() {
+            wtx.open_table(BLOCKS)?.insert(height, encoded)?;
+            hashes.insert(hash.0.as_slice(), height)?;
+        }
+    }
     wtx.open_table(RECEIPTS)?
         .insert(height, encode_receipts(receipts).as_slice())?;
-    {
-        let mut idx = wtx.open_table(TX_INDEX)?;
-        for (i, r) in receipts.iter().enumerate() {
-            let mut v = [0u8; 12];
-            v[..8].copy_from_slice(&height.to_be_bytes());
-            v[8..].copy_from_slice(&u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes());
-            idx.insert(r.tx_hash.0.as_slice(), v.as_slice())?;
-        }
-    }
-    {
-        let mut t = wtx.open_table(ACCOUNTS)?;
-        for (a, acct) in &changes.accounts {
-            t.insert(a.0.as_slice(), acct.encode().as_slice())?;
-        }
-    }
-    {
-        let mut t = wtx.open_table(DEVICES)?;
-        for (id, d) in &changes.devices {
-            t.insert(id.0.as_slice(), d.encode().as_slice())?;
-        }
-    }
-    {
-        let mut t = wtx.open_table(SPENT)?;
-        for id in &changes.spent {
-            t.insert(id.0.as_slice(), height)?;
-        }
-    }
-    {
-        let mut t = wtx.open_table(AI)?;
-        for (k, v) in &changes.ai {
-            match v {
-                Some(v) => {
-                    t.insert(k.as_slice(), v.as_slice())?;
-                }
-                None => {
-                    t.remove(k.as_slice())?;
-                }
-            }
-        }
-    }
-    {
-        let mut t = wtx.open_table(VALIDATORS)?;
-        for (k, v) in &changes.validators {
-            match v {
-                Some(v) => {
-                    t.insert(k.as_slice(), v.encode().as_slice())?;
-                }
-                None => {
-                    t.remove(k.as_slice())?;
-                }
-            }
-        }
-    }
     wtx.open_table(META)?
-        .insert("meta", meta.encode().as_slice())?;
+        .insert("tip", height.to_be_bytes().as_slice())?;
     Ok(())
+}
+
+/// The last committed block's height: `"tip"`, or for a store written before it existed, the
+/// state head.
+fn tip_of(rtx: &redb::ReadTransaction) -> Result<u64> {
+    let meta = rtx.open_table(META)?;
+    if let Some(v) = meta.get("tip")? {
+        let b =
+            <[u8; 8]>::try_from(v.value()).map_err(|_| anyhow::anyhow!("stored tip is corrupt"))?;
+        return Ok(u64::from_be_bytes(b));
+    }
+    match meta.get("meta")? {
+        Some(v) => Ok(Meta::decode(v.value())
+            .map_err(|e| anyhow::anyhow!("stored head: {e}"))?
+            .head
+            .height),
+        None => bail!("database has no head"),
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// What a crash does to the memory of a store: the changes not yet written are gone.
+    fn forget_pending(&self) {
+        *self.deferred() = Deferred::default();
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            eprintln!(
+                "poai node: writing the state tables on close failed: {e:#} (the next start executes the committed blocks again)"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -391,7 +668,7 @@ mod tests {
         ];
         let state = {
             let store = Store::open(&path).unwrap();
-            let mut state = store.open_chain(&g).unwrap();
+            let mut state = store.open_chain(&g, &machine).unwrap();
             for (nonce, call) in calls.into_iter().enumerate() {
                 let body = TxBody {
                     chain_id: g.chain_id,
@@ -418,7 +695,7 @@ mod tests {
             "the genesis one is unbonding"
         );
         let store = Store::open(&path).unwrap();
-        let loaded = store.load_state().unwrap();
+        let loaded = store.load_state(&machine).unwrap();
         assert_eq!(loaded.root(), state.root());
         assert_eq!(
             loaded.validators().collect::<Vec<_>>(),
@@ -427,5 +704,139 @@ mod tests {
         assert_eq!(loaded.validator_set(), state.validator_set());
         let replayed = store.replay(&machine).unwrap();
         assert_eq!(replayed.root(), state.root());
+    }
+
+    /// A chain of `n` blocks, one transfer each, committed to a store at `path`; returns the
+    /// state, the transfers' hashes and the blocks.
+    fn transfers(path: &Path, n: u64, crash: bool) -> (Genesis, State, Vec<Hash32>, Vec<Block>) {
+        let key = SigningKey::from_seed(ParamSet::MlDsa44, &[9; 32]).unwrap();
+        let me = address_of(key.verifying_key());
+        let g = Genesis {
+            chain_id: ChainId(32),
+            genesis_time: 1_800_000_000,
+            emission_genesis_height: 1,
+            allow_dev_evidence: true,
+            dev_block_time_step: Some(60),
+            min_fee: 0,
+            max_block_txs: 100,
+            lp_address: Address([1; 20]),
+            treasury: Address([2; 20]),
+            accounts: vec![GenesisAccount {
+                address: me,
+                balance: 1_000_000,
+            }],
+            ai: Default::default(),
+            consensus: None,
+        };
+        let machine = Machine::new();
+        let store = Store::open(path).unwrap();
+        let mut state = store.open_chain(&g, &machine).unwrap();
+        let (mut hashes, mut blocks) = (Vec::new(), Vec::new());
+        for nonce in 0..n {
+            let body = TxBody {
+                chain_id: g.chain_id,
+                nonce,
+                fee: 0,
+                call: Call::Transfer {
+                    to: Address([7; 20]),
+                    amount: 1,
+                },
+            };
+            let tx = Transaction::Account(SignedTx::sign(body, &key).unwrap());
+            let prepared = machine.prepare(&state, vec![tx]);
+            let ctx = BlockContext::next(&state, Machine::next_timestamp(&state, 0), me);
+            let p = machine.propose(&mut state, ctx, &prepared);
+            assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+            let changes = state.take_changes();
+            store
+                .commit_block(&p.block, &p.receipts, &changes, &state.meta())
+                .unwrap();
+            hashes.push(p.receipts[0].tx_hash);
+            // Every committed transaction is found, written to the tables or not yet.
+            assert_eq!(
+                store.tx_location(&p.receipts[0].tx_hash).unwrap(),
+                Some((p.block.header.height, 0))
+            );
+            assert_eq!(store.tip().unwrap(), p.block.header.height);
+            blocks.push(p.block);
+        }
+        if crash {
+            store.forget_pending();
+        }
+        (g, state, hashes, blocks)
+    }
+
+    /// A crash between two writes of the state tables loses nothing committed: reopening
+    /// executes the blocks after the tables' head again, to the same state and index.
+    #[test]
+    fn crash_between_state_writes_recovers_every_committed_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        let n = STATE_FLUSH_BLOCKS + 3;
+        let (_, state, hashes, blocks) = transfers(&path, n, true);
+        let machine = Machine::new();
+        let store = Store::open(&path).unwrap();
+        // The tables were written once, at block STATE_FLUSH_BLOCKS.
+        assert_eq!(
+            store.load_flushed().unwrap().head().height,
+            STATE_FLUSH_BLOCKS
+        );
+        assert_eq!(store.tip().unwrap(), n);
+        let loaded = store.load_state(&machine).unwrap();
+        assert_eq!(loaded.head(), state.head());
+        assert_eq!(loaded.root(), state.root());
+        for (i, h) in hashes.iter().enumerate() {
+            let height = u64::try_from(i).unwrap() + 1;
+            assert_eq!(store.tx_location(h).unwrap(), Some((height, 0)), "tx {i}");
+        }
+        for b in &blocks {
+            assert_eq!(store.block(b.header.height).unwrap().as_ref(), Some(b));
+        }
+        assert_eq!(store.replay(&machine).unwrap().root(), state.root());
+        // Closing writes the tables: the next open has nothing to execute.
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.load_flushed().unwrap().root(), state.root());
+    }
+
+    /// Marshal's blocks stored ahead of their commit: invisible to `block` until committed,
+    /// stored once, and a crash in between leaves the store at its committed tip.
+    #[test]
+    fn blocks_stored_ahead_are_committed_without_a_second_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src.redb");
+        let (g, _, _, blocks) = transfers(&src, 3, false);
+        let path = dir.path().join("chain.redb");
+        let machine = Machine::new();
+        let store = Store::open(&path).unwrap();
+        let mut state = store.open_chain(&g, &machine).unwrap();
+        let encoded: Vec<Vec<u8>> = blocks.iter().map(Block::encode).collect();
+        let rows: Vec<(u64, Hash32, &[u8])> = blocks
+            .iter()
+            .zip(&encoded)
+            .map(|(b, e)| (b.header.height, b.hash(), e.as_slice()))
+            .collect();
+        store.put_blocks(&rows).unwrap();
+        store.put_blocks(&rows).unwrap();
+        let mut heights = store.stored_heights().unwrap();
+        heights.sort_unstable();
+        assert_eq!(heights, vec![0, 1, 2, 3]);
+        assert_eq!(store.block(1).unwrap(), None, "above the tip");
+        assert_eq!(store.stored_block(1).unwrap().as_ref(), Some(&encoded[0]));
+        assert_eq!(store.stored_height_of(&blocks[2].hash()).unwrap(), Some(3));
+        assert_eq!(store.stored_height_of(&Hash32([9; 32])).unwrap(), None);
+        let b = &blocks[0];
+        let receipts = machine.execute_block(&mut state, b).unwrap();
+        let changes = state.take_changes();
+        store
+            .commit_encoded_block(b, &encoded[0], &receipts, &changes, &state.meta())
+            .unwrap();
+        assert_eq!(store.block(1).unwrap().as_ref(), Some(b));
+        assert_eq!(store.block(2).unwrap(), None);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        let loaded = store.load_state(&machine).unwrap();
+        assert_eq!(loaded.head().height, 1);
+        assert_eq!(loaded.root(), state.root());
     }
 }

@@ -359,7 +359,11 @@ fn honest_task_settles_mints_exact_ait_with_receipt_and_replay() {
         .replay(&poai_node::tee::machine())
         .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(replayed.root(), root);
-    assert_eq!(store.load_state().unwrap().root(), root, "reload from redb");
+    assert_eq!(
+        store.load_state(&poai_node::tee::machine()).unwrap().root(),
+        root,
+        "reload from redb"
+    );
 }
 
 #[test]

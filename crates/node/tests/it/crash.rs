@@ -35,7 +35,7 @@ fn spawn(data: &Path) -> crate::Proc {
 
 fn stored_head(data: &Path) -> (u64, Hash32) {
     let store = Store::open(&data.join("chain.redb")).unwrap();
-    let head = store.load_state().unwrap().head();
+    let head = store.load_state(&poai_node::tee::machine()).unwrap().head();
     (head.height, head.hash)
 }
 
@@ -88,7 +88,7 @@ fn kill9_during_block_production_20_times() {
         committed.push((height, hash));
     }
     let store = Store::open(&data.join("chain.redb")).unwrap();
-    let state = store.load_state().unwrap();
+    let state = store.load_state(&poai_node::tee::machine()).unwrap();
     assert!(state.head().height > 20, "blocks were produced");
     assert!(state.spent_count() > 0, "proofs were mined");
     let replayed = store.replay(&Machine::new()).unwrap();

@@ -273,7 +273,7 @@ fn devnet_acceptance() {
         }
     }
     assert!(proofs >= 3 * 10 + 12, "{proofs} proofs");
-    let state = store.load_state().unwrap();
+    let state = store.load_state(&poai_node::tee::machine()).unwrap();
     assert_eq!(state.ledger(), ledger);
     assert_eq!(state.account(&genesis.treasury).ai, treasury);
     for (who, amount) in &paid {

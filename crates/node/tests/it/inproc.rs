@@ -68,7 +68,7 @@ fn metrics_rpc_limits_and_restart() {
     });
     // Reopening continues from the committed head.
     let store = poai_node::Store::open(&dir.path().join("chain.redb")).unwrap();
-    let state = store.load_state().unwrap();
+    let state = store.load_state(&poai_node::tee::machine()).unwrap();
     assert!(state.head().height >= height);
     assert_eq!(state.root(), state.head().state_root);
 }
