@@ -145,9 +145,10 @@ impl PoaiApp {
             }
             chain.push(ancestry.next().await?);
         };
-        // The first entry of `chain` is the base itself; execute the others oldest first,
-        // remembering each (the base goes on, so each remembered state is a copy).
-        for b in chain.iter().skip(1).rev() {
+        // `chain` runs from `parent` back to the block whose state `base` is; execute the
+        // blocks after that one, oldest first, remembering each (the base goes on, so each
+        // remembered state is a copy).
+        for b in chain.iter().rev().skip(1) {
             let (changes, receipts) = self.execute(&mut base, b.inner())?;
             self.remember(b.inner(), base.clone(), changes, receipts, Vec::new());
         }
@@ -471,4 +472,55 @@ pub fn genesis_digest(shared: &Shared) -> anyhow::Result<(Digest, Digested<PoaiB
         .ok_or_else(|| anyhow::anyhow!("the database has no genesis block"))?;
     let block = PoaiBlock::new(g);
     Ok((digest_of(block.hash()), block.digested()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::epochs::Validators;
+    use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+    use futures::executor::block_on;
+    use poai_node::NodeConfig;
+    use poai_node::devnet::devnet_genesis;
+
+    /// A parent this node has not executed (a proposal arrived while its own verification of
+    /// the parent was still running) is rebuilt from the ancestry down to the finalized head:
+    /// the blocks above the head are executed oldest first. This once executed the wrong end of
+    /// the chain, so the proposal failed and the view timed out (2 s) instead.
+    #[test]
+    fn state_after_rebuilds_unexecuted_parents_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = NodeConfig::new(devnet_genesis(1_700_000_000, 60), dir.path().to_path_buf());
+        let shared = Shared::open(&cfg, Machine::new()).unwrap();
+        let signer = PrivateKey::from_seed(1);
+        let me = (signer.public_key(), Address([3; 20]), None);
+        let sets = EpochSets::open(b"test", signer, Validators::new([me]), None).unwrap();
+        let app = PoaiApp::new(shared.clone(), sets, Duration::from_millis(1), None);
+
+        let genesis = genesis_digest(&shared).unwrap().1;
+        let mut state = shared.state().clone();
+        let mut blocks = Vec::new();
+        for _ in 0..3 {
+            let ctx = BlockContext::next(
+                &state,
+                Machine::next_timestamp(&state, 0),
+                state.genesis().treasury,
+            );
+            let p = shared.machine.propose(&mut state, ctx, &[]);
+            state.take_changes();
+            blocks.push(PoaiBlock::new(p.block).digested());
+        }
+        // Parent 3; ancestry yields 2, 1, then the finalized head (genesis).
+        let ancestry = vec![blocks[1].clone(), blocks[0].clone(), genesis];
+        let mut ancestry = futures::stream::iter(ancestry);
+        let rebuilt = block_on(app.state_after(&blocks[2], &mut ancestry)).expect("rebuilt");
+        assert_eq!(rebuilt.head(), state.head());
+        assert_eq!(rebuilt.root(), state.root());
+        // Each rebuilt block is remembered: the next lookup needs no ancestry.
+        let mut none = futures::stream::iter(Vec::new());
+        let again = block_on(app.state_after(&blocks[2], &mut none)).expect("remembered");
+        assert_eq!(again.root(), state.root());
+        let mid = block_on(app.state_after(&blocks[0], &mut futures::stream::iter(Vec::new())));
+        assert_eq!(mid.map(|s| s.head().height), Some(1));
+    }
 }
