@@ -96,19 +96,13 @@ pub struct Device {
 }
 
 impl Device {
-    /// Canonical encoding.
+    /// Canonical encoding: `miner ‖ param ‖ key ‖ row` (row: tier, trust score, kind, times, proofs, paid).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(2100);
         w.raw(&self.miner.0);
         w.u8(self.key.param_set().id());
         w.raw(self.key.as_bytes());
-        w.u16(self.tier.as_u16());
-        w.u8(self.trust_score);
-        w.u8(self.kind);
-        w.u64(self.registered_at);
-        w.opt_u64(self.last_proof_at);
-        w.u64(self.proofs);
-        w.u128(self.paid);
+        self.write_row(&mut w);
         w.finish()
     }
 
@@ -116,20 +110,63 @@ impl Device {
     pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
         let mut r = Reader::new(bytes);
         let miner = Address(r.array("miner")?);
-        let invalid = |field: &'static str| {
-            move |e: poai_crypto::MlDsaError| CodecError::Invalid {
-                field,
-                reason: e.to_string(),
-            }
-        };
-        let param = ParamSet::from_id(r.u8("param_set")?).map_err(invalid("param_set"))?;
-        let key = VerifyingKey::from_bytes(param, r.take(param.public_key_len(), "key")?)
-            .map_err(invalid("key"))?;
+        let key = read_key(&mut r)?;
+        let d = Self::read_row(&mut r, miner, key)?;
+        r.finish()?;
+        Ok(d)
+    }
+
+    /// The device without its key: `miner ‖ row`, about 70 bytes. Storage keeps keys, which
+    /// never change after registration, apart from the rows every proof rewrites.
+    pub fn encode_without_key(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(80);
+        w.raw(&self.miner.0);
+        self.write_row(&mut w);
+        w.finish()
+    }
+
+    /// Decodes [`Device::encode_without_key`], with the device's `key`.
+    pub fn decode_with_key(bytes: &[u8], key: VerifyingKey) -> Result<Self, CodecError> {
+        let mut r = Reader::new(bytes);
+        let miner = Address(r.array("miner")?);
+        let d = Self::read_row(&mut r, miner, key)?;
+        r.finish()?;
+        Ok(d)
+    }
+
+    /// Encodes a key as [`Device::encode`] does: `param ‖ key`.
+    pub fn encode_key(key: &VerifyingKey) -> Vec<u8> {
+        let mut w = Writer::with_capacity(1 + key.as_bytes().len());
+        w.u8(key.param_set().id());
+        w.raw(key.as_bytes());
+        w.finish()
+    }
+
+    /// Decodes [`Device::encode_key`].
+    pub fn decode_key(bytes: &[u8]) -> Result<VerifyingKey, CodecError> {
+        let mut r = Reader::new(bytes);
+        let key = read_key(&mut r)?;
+        r.finish()?;
+        Ok(key)
+    }
+
+    /// `tier ‖ trust_score ‖ kind ‖ registered_at ‖ last_proof_at ‖ proofs ‖ paid`.
+    fn write_row(&self, w: &mut Writer) {
+        w.u16(self.tier.as_u16());
+        w.u8(self.trust_score);
+        w.u8(self.kind);
+        w.u64(self.registered_at);
+        w.opt_u64(self.last_proof_at);
+        w.u64(self.proofs);
+        w.u128(self.paid);
+    }
+
+    fn read_row(r: &mut Reader<'_>, miner: Address, key: VerifyingKey) -> Result<Self, CodecError> {
         let tier = PrivacyLevel::try_from(r.u16("tier")?).map_err(|e| CodecError::Invalid {
             field: "tier",
             reason: e.to_string(),
         })?;
-        let d = Self {
+        Ok(Self {
             miner,
             key,
             tier,
@@ -139,10 +176,20 @@ impl Device {
             last_proof_at: r.opt_u64("last_proof_at")?,
             proofs: r.u64("proofs")?,
             paid: r.u128("paid")?,
-        };
-        r.finish()?;
-        Ok(d)
+        })
     }
+}
+
+/// `param ‖ key` of a device encoding.
+fn read_key(r: &mut Reader<'_>) -> Result<VerifyingKey, CodecError> {
+    let invalid = |field: &'static str| {
+        move |e: poai_crypto::MlDsaError| CodecError::Invalid {
+            field,
+            reason: e.to_string(),
+        }
+    };
+    let param = ParamSet::from_id(r.u8("param_set")?).map_err(invalid("param_set"))?;
+    VerifyingKey::from_bytes(param, r.take(param.public_key_len(), "key")?).map_err(invalid("key"))
 }
 
 /// The last block applied.
@@ -739,6 +786,14 @@ mod tests {
         };
         assert_eq!(Device::decode(&d.encode()).unwrap(), d);
         assert!(Device::decode(&d.encode()[..50]).is_err());
+        // Storage's split form: the row without the key, and the key, give the same device.
+        let row = d.encode_without_key();
+        assert!(row.len() < 80, "{} bytes", row.len());
+        let k = Device::decode_key(&Device::encode_key(&d.key)).unwrap();
+        assert_eq!(Device::decode_with_key(&row, k.clone()).unwrap(), d);
+        assert!(Device::decode_with_key(&row[..row.len() - 1], k.clone()).is_err());
+        assert!(Device::decode_with_key(&[row.as_slice(), &[0]].concat(), k).is_err());
+        assert!(Device::decode_key(&Device::encode_key(&d.key)[..100]).is_err());
         let m = Meta {
             head: Head {
                 height: 5,

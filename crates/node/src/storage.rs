@@ -8,7 +8,8 @@
 //! | `receipts` | height u64 | encoded receipts |
 //! | `tx_index` | tx hash | height u64 ‖ index u32 |
 //! | `accounts` | address | encoded account |
-//! | `devices` | device id | encoded device |
+//! | `devices` | device id | device without its key ([`Device::encode_without_key`]) |
+//! | `device_keys` | device id | its ML-DSA key ([`Device::encode_key`]), written when it changes |
 //! | `spent` | work id | height u64 |
 //! | `ai` | table prefix ‖ key | AI VM row ([`poai_chain::ai::AiState`]) |
 //! | `validators` | consensus key 32 | validator row ([`poai_chain::Validator::encode`]) |
@@ -54,6 +55,11 @@ const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
 const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts");
 const DEVICES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("devices");
+const DEVICE_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("device_keys");
+
+/// `meta/"format"`: 2 since device keys live in `device_keys` (format 1 kept the key in each
+/// `devices` row, so every proof rewrote about 2 KB; a redb page held one device).
+const FORMAT: u8 = 2;
 const SPENT: TableDefinition<&[u8], u64> = TableDefinition::new("spent");
 const AI: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ai");
 const VALIDATORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("validators");
@@ -63,6 +69,8 @@ const VALIDATORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("validato
 pub struct Store {
     db: Database,
     deferred: Mutex<Deferred>,
+    /// The key `device_keys` holds for each device (shared with the state: no copies).
+    keys: Mutex<HashMap<DeviceId, poai_crypto::VerifyingKey>>,
 }
 
 /// State changes and index entries of the blocks committed since the state tables were last
@@ -107,8 +115,13 @@ impl Deferred {
         self.blocks = self.blocks.saturating_add(1);
     }
 
-    /// Writes everything merged into `wtx` (keys in order: fewer pages touched in between).
-    fn write(&self, wtx: &redb::WriteTransaction) -> Result<()> {
+    /// Writes everything merged into `wtx` (keys in order: fewer pages touched in between);
+    /// `keys` (what `device_keys` holds) gains the device keys written.
+    fn write(
+        &self,
+        wtx: &redb::WriteTransaction,
+        keys: &mut HashMap<DeviceId, poai_crypto::VerifyingKey>,
+    ) -> Result<()> {
         {
             let mut entries: Vec<_> = self.index.iter().collect();
             entries.sort_unstable_by_key(|(h, _)| h.0);
@@ -128,8 +141,14 @@ impl Deferred {
         }
         {
             let mut t = wtx.open_table(DEVICES)?;
+            let mut k = wtx.open_table(DEVICE_KEYS)?;
             for (id, d) in &self.devices {
-                t.insert(id.0.as_slice(), d.encode().as_slice())?;
+                t.insert(id.0.as_slice(), d.encode_without_key().as_slice())?;
+                // Equal keys are usually one shared allocation, which `==` checks first.
+                if keys.get(id) != Some(&d.key) {
+                    k.insert(id.0.as_slice(), Device::encode_key(&d.key).as_slice())?;
+                    keys.insert(*id, d.key.clone());
+                }
             }
         }
         {
@@ -184,9 +203,40 @@ impl Store {
         let store = Self {
             db,
             deferred: Mutex::new(Deferred::default()),
+            keys: Mutex::new(HashMap::new()),
         };
         store.index_block_hashes()?;
+        store.split_device_keys()?;
         Ok(store)
+    }
+
+    /// Moves device keys out of the `devices` rows of a format-1 store (every row is rewritten
+    /// once) and records the format; a no-op for a store of this format or an empty one.
+    fn split_device_keys(&self) -> Result<()> {
+        let wtx = self.db.begin_write()?;
+        {
+            let mut meta = wtx.open_table(META)?;
+            if meta.get("format")?.is_some() {
+                return Ok(());
+            }
+            let mut devices = wtx.open_table(DEVICES)?;
+            let mut keys = wtx.open_table(DEVICE_KEYS)?;
+            let mut rows = Vec::new();
+            for row in devices.iter()? {
+                let (k, v) = row?;
+                let id = DeviceId::from_slice(k.value()).context("stored device key")?;
+                let d = Device::decode(v.value())
+                    .map_err(|e| anyhow::anyhow!("device {id} (format 1): {e}"))?;
+                rows.push((id, d));
+            }
+            for (id, d) in rows {
+                devices.insert(id.0.as_slice(), d.encode_without_key().as_slice())?;
+                keys.insert(id.0.as_slice(), Device::encode_key(&d.key).as_slice())?;
+            }
+            meta.insert("format", [FORMAT].as_slice())?;
+        }
+        wtx.commit()?;
+        Ok(())
     }
 
     /// Builds the `block_hashes` table for a store written before it existed (every block is
@@ -255,7 +305,7 @@ impl Store {
                     meta.insert("genesis", serde_json::to_vec(genesis)?.as_slice())?;
                 }
                 write_block(&wtx, 0, &block.hash(), &block.encode(), &[])?;
-                d.write(&wtx)?;
+                d.write(&wtx, &mut self.keys())?;
                 wtx.commit()?;
                 Ok(state)
             }
@@ -293,6 +343,10 @@ impl Store {
         tip_of(&rtx)
     }
 
+    fn keys(&self) -> MutexGuard<'_, HashMap<DeviceId, poai_crypto::VerifyingKey>> {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn deferred(&self) -> MutexGuard<'_, Deferred> {
         self.deferred.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -305,7 +359,7 @@ impl Store {
             return Ok(());
         }
         let wtx = self.db.begin_write()?;
-        d.write(&wtx)?;
+        d.write(&wtx, &mut self.keys())?;
         wtx.commit()?;
         *d = Deferred::default();
         Ok(())
@@ -332,12 +386,22 @@ impl Store {
             accounts.insert(a, acct);
         }
         let mut devices = BTreeMap::new();
+        let mut keys = HashMap::new();
+        let key_table = rtx.open_table(DEVICE_KEYS)?;
         for row in rtx.open_table(DEVICES)?.iter()? {
             let (k, v) = row?;
             let id = DeviceId::from_slice(k.value()).context("stored device key")?;
-            let d = Device::decode(v.value()).map_err(|e| anyhow::anyhow!("device {id}: {e}"))?;
+            let key = key_table
+                .get(k.value())?
+                .with_context(|| format!("device {id} has no stored key"))?;
+            let key = Device::decode_key(key.value())
+                .map_err(|e| anyhow::anyhow!("key of device {id}: {e}"))?;
+            let d = Device::decode_with_key(v.value(), key.clone())
+                .map_err(|e| anyhow::anyhow!("device {id}: {e}"))?;
+            keys.insert(id, key);
             devices.insert(id, d);
         }
+        *self.keys() = keys;
         let spent_table = rtx.open_table(SPENT)?;
         let mut spent = HashSet::with_capacity(usize::try_from(spent_table.len()?).unwrap_or(0));
         for row in spent_table.iter()? {
@@ -406,7 +470,7 @@ impl Store {
             let wtx = self.db.begin_write()?;
             write_block(&wtx, height, &block.hash(), encoded, receipts)?;
             if flush {
-                d.write(&wtx)?;
+                d.write(&wtx, &mut self.keys())?;
             }
             wtx.commit()?;
             Ok(())
@@ -838,5 +902,63 @@ mod tests {
         let loaded = store.load_state(&machine).unwrap();
         assert_eq!(loaded.head().height, 1);
         assert_eq!(loaded.root(), state.root());
+    }
+
+    /// A store of format 1 (each device row carried its key) is converted on open: the keys
+    /// move to `device_keys`, the rows shrink, and the state loads the same devices.
+    #[test]
+    fn format_1_device_rows_are_split_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        transfers(&path, 1, false);
+        let key = SigningKey::from_seed(ParamSet::MlDsa65, &[4; 32]).unwrap();
+        let device = Device {
+            miner: Address([5; 20]),
+            key: key.verifying_key().clone(),
+            tier: poai_primitives::PrivacyLevel::Confidential,
+            trust_score: 70,
+            kind: 1,
+            registered_at: 3,
+            last_proof_at: Some(4),
+            proofs: 2,
+            paid: 1 << 65,
+        };
+        let id = DeviceId([6; 32]);
+        {
+            // Write it as format 1 did, and forget the format.
+            let store = Store::open(&path).unwrap();
+            let wtx = store.db.begin_write().unwrap();
+            wtx.open_table(DEVICES)
+                .unwrap()
+                .insert(id.0.as_slice(), device.encode().as_slice())
+                .unwrap();
+            wtx.open_table(META).unwrap().remove("format").unwrap();
+            wtx.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let state = store.load_state(&Machine::new()).unwrap();
+        assert_eq!(state.device(&id), Some(&device));
+        let rtx = store.db.begin_read().unwrap();
+        let row = rtx
+            .open_table(DEVICES)
+            .unwrap()
+            .get(id.0.as_slice())
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.value(), device.encode_without_key().as_slice());
+        let k = rtx
+            .open_table(DEVICE_KEYS)
+            .unwrap()
+            .get(id.0.as_slice())
+            .unwrap()
+            .unwrap();
+        assert_eq!(k.value(), Device::encode_key(&device.key).as_slice());
+        let f = rtx
+            .open_table(META)
+            .unwrap()
+            .get("format")
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.value(), [FORMAT].as_slice());
     }
 }
