@@ -736,18 +736,21 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
     }
     finality.sort_by(f64::total_cmp);
 
-    // Not timed: proofs per block, from validator 0's blocks.
+    // Not timed: proofs per block, from validator 0's store once the nodes stopped (a
+    // single validator's block can hold every proof, more than one RPC response may carry).
+    drop(nodes);
+    let store = poai_node::Store::open(&dir.join("v0").join("chain.redb"))
+        .context("opening validator 0's store")?;
     let mut per_block = Vec::new();
     for h in start_info.height.saturating_add(1)..=end_height {
-        let b = v0
-            .block(h)
-            .await?
+        let b = store
+            .block(h)?
             .with_context(|| format!("validator 0 has no block {h}"))?;
         if !b.txs.is_empty() {
             per_block.push(b.txs.len());
         }
     }
-    drop(nodes);
+    drop(store);
     let blocks_used = u64::try_from(per_block.len())?;
     let included: usize = per_block.iter().sum();
     Ok(ClusterReport {
