@@ -498,18 +498,8 @@ mod tests {
         let app = PoaiApp::new(shared.clone(), sets, Duration::from_millis(1), None);
 
         let genesis = genesis_digest(&shared).unwrap().1;
-        let mut state = shared.state().clone();
-        let mut blocks = Vec::new();
-        for _ in 0..3 {
-            let ctx = BlockContext::next(
-                &state,
-                Machine::next_timestamp(&state, 0),
-                state.genesis().treasury,
-            );
-            let p = shared.machine.propose(&mut state, ctx, &[]);
-            state.take_changes();
-            blocks.push(PoaiBlock::new(p.block).digested());
-        }
+        let (blocks, state) = crate::block::empty_blocks(&shared, 3);
+        let blocks: Vec<_> = blocks.into_iter().map(PoaiBlock::digested).collect();
         // Parent 3; ancestry yields 2, 1, then the finalized head (genesis).
         let ancestry = vec![blocks[1].clone(), blocks[0].clone(), genesis];
         let mut ancestry = futures::stream::iter(ancestry);

@@ -167,6 +167,29 @@ impl ConsensusBlock for PoaiBlock {
     }
 }
 
+/// Empty blocks 1..=n on top of `shared`'s genesis, not committed, and the state after them.
+#[cfg(test)]
+pub(crate) fn empty_blocks(
+    shared: &poai_node::node::Shared,
+    n: u64,
+) -> (Vec<PoaiBlock>, poai_chain::State) {
+    use poai_chain::{BlockContext, Machine};
+    let mut state = shared.state().clone();
+    let blocks = (0..n)
+        .map(|_| {
+            let ctx = BlockContext::next(
+                &state,
+                Machine::next_timestamp(&state, 0),
+                state.genesis().treasury,
+            );
+            let p = shared.machine.propose(&mut state, ctx, &[]);
+            state.take_changes();
+            PoaiBlock::new(p.block)
+        })
+        .collect();
+    (blocks, state)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -193,25 +193,18 @@ impl Blocks for RedbBlocks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::block::empty_blocks;
     use futures::executor::block_on;
-    use poai_chain::{BlockContext, Machine};
+    use poai_chain::Machine;
     use poai_node::NodeConfig;
     use poai_node::devnet::devnet_genesis;
 
     /// Empty blocks 1..=n on top of `shared`'s genesis, not committed.
     fn blocks(shared: &Shared, n: u64) -> Vec<Arc<PoaiBlock>> {
-        let mut state = shared.state().clone();
-        (0..n)
-            .map(|_| {
-                let ctx = BlockContext::next(
-                    &state,
-                    Machine::next_timestamp(&state, 0),
-                    state.genesis().treasury,
-                );
-                let p = shared.machine.propose(&mut state, ctx, &[]);
-                state.take_changes();
-                Arc::new(PoaiBlock::new(p.block))
-            })
+        empty_blocks(shared, n)
+            .0
+            .into_iter()
+            .map(Arc::new)
             .collect()
     }
 

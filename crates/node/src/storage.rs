@@ -162,27 +162,13 @@ impl Deferred {
         {
             let mut t = wtx.open_table(AI)?;
             for (k, v) in &self.ai {
-                match v {
-                    Some(v) => {
-                        t.insert(k.as_slice(), v.as_slice())?;
-                    }
-                    None => {
-                        t.remove(k.as_slice())?;
-                    }
-                }
+                put_or_remove(&mut t, k, v.as_deref())?;
             }
         }
         {
             let mut t = wtx.open_table(VALIDATORS)?;
             for (k, v) in &self.validators {
-                match v {
-                    Some(v) => {
-                        t.insert(k.as_slice(), v.encode().as_slice())?;
-                    }
-                    None => {
-                        t.remove(k.as_slice())?;
-                    }
-                }
+                put_or_remove(&mut t, k, v.as_ref().map(Validator::encode).as_deref())?;
             }
         }
         if let Some(meta) = &self.meta {
@@ -213,12 +199,15 @@ impl Store {
     /// Moves device keys out of the `devices` rows of a format-1 store (every row is rewritten
     /// once) and records the format; a no-op for a store of this format or an empty one.
     fn split_device_keys(&self) -> Result<()> {
+        // A read first, so that opening a store of this format writes nothing.
+        match self.db.begin_read()?.open_table(META) {
+            Ok(meta) if meta.get("format")?.is_some() => return Ok(()),
+            Ok(_) | Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
         let wtx = self.db.begin_write()?;
         {
             let mut meta = wtx.open_table(META)?;
-            if meta.get("format")?.is_some() {
-                return Ok(());
-            }
             let mut devices = wtx.open_table(DEVICES)?;
             let mut keys = wtx.open_table(DEVICE_KEYS)?;
             let mut rows = Vec::new();
@@ -630,6 +619,23 @@ fn write_block(
     Ok(())
 }
 
+/// Writes `value` under `key`, or removes `key` where the change deleted the row.
+fn put_or_remove(
+    t: &mut redb::Table<'_, &'static [u8], &'static [u8]>,
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Result<()> {
+    match value {
+        Some(v) => {
+            t.insert(key, v)?;
+        }
+        None => {
+            t.remove(key)?;
+        }
+    }
+    Ok(())
+}
+
 /// The last committed block's height: `"tip"`, or for a store written before it existed, the
 /// state head.
 fn tip_of(rtx: &redb::ReadTransaction) -> Result<u64> {
@@ -677,14 +683,10 @@ mod tests {
     use poai_crypto::{ParamSet, SigningKey};
     use poai_primitives::ChainId;
 
-    /// A chain whose blocks bond one validator, add to it and unbond a genesis one commits,
-    /// reopens and replays to the same state root and validator table.
-    #[test]
-    fn validators_persist_and_reopen_with_the_same_root() {
-        let key = SigningKey::from_seed(ParamSet::MlDsa44, &[5; 32]).unwrap();
-        let me = address_of(key.verifying_key());
-        let g = Genesis {
-            chain_id: ChainId(31),
+    /// A test chain with one funded account, `me`.
+    fn genesis(chain_id: u64, me: Address, consensus: Option<ConsensusGenesis>) -> Genesis {
+        Genesis {
+            chain_id: ChainId(chain_id),
             genesis_time: 1_800_000_000,
             emission_genesis_height: 1,
             allow_dev_evidence: true,
@@ -698,7 +700,20 @@ mod tests {
                 balance: 1_000_000,
             }],
             ai: Default::default(),
-            consensus: Some(ConsensusGenesis {
+            consensus,
+        }
+    }
+
+    /// A chain whose blocks bond one validator, add to it and unbond a genesis one commits,
+    /// reopens and replays to the same state root and validator table.
+    #[test]
+    fn validators_persist_and_reopen_with_the_same_root() {
+        let key = SigningKey::from_seed(ParamSet::MlDsa44, &[5; 32]).unwrap();
+        let me = address_of(key.verifying_key());
+        let g = genesis(
+            31,
+            me,
+            Some(ConsensusGenesis {
                 epoch_length: 2,
                 min_validator_stake: 10,
                 max_validators: 10,
@@ -710,7 +725,7 @@ mod tests {
                     net_addr: None,
                 }],
             }),
-        };
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chain.redb");
         let machine = Machine::new();
@@ -775,23 +790,7 @@ mod tests {
     fn transfers(path: &Path, n: u64, crash: bool) -> (Genesis, State, Vec<Hash32>, Vec<Block>) {
         let key = SigningKey::from_seed(ParamSet::MlDsa44, &[9; 32]).unwrap();
         let me = address_of(key.verifying_key());
-        let g = Genesis {
-            chain_id: ChainId(32),
-            genesis_time: 1_800_000_000,
-            emission_genesis_height: 1,
-            allow_dev_evidence: true,
-            dev_block_time_step: Some(60),
-            min_fee: 0,
-            max_block_txs: 100,
-            lp_address: Address([1; 20]),
-            treasury: Address([2; 20]),
-            accounts: vec![GenesisAccount {
-                address: me,
-                balance: 1_000_000,
-            }],
-            ai: Default::default(),
-            consensus: None,
-        };
+        let g = genesis(32, me, None);
         let machine = Machine::new();
         let store = Store::open(path).unwrap();
         let mut state = store.open_chain(&g, &machine).unwrap();
