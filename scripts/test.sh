@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The vendored samples and vectors must be the bytes testdata/PROVENANCE.md lists.
+(cd testdata && sed -n '/^```$/,/^```$/p' PROVENANCE.md | grep -v '^```$' | sha256sum -c --quiet)
+
 cargo test --workspace --locked
 
 # The Solidity contracts: a fresh compile with the pinned solc-js must equal the committed

@@ -3,7 +3,7 @@
 //! (`Ok(true)`, `Ok(false)` or the same error), on Wycheproof's ML-DSA verify vectors, random
 //! keys, messages and contexts, and mutated signatures, in batches mixing parameter sets.
 //!
-//! Environment: `POAI_WYCHEPROOF_DIR` (default ../../../shared/testdata/crypto/wycheproof from
+//! Environment: `POAI_WYCHEPROOF_DIR` (default ../../testdata/crypto/wycheproof from
 //! this crate), `POAI_REQUIRE_GPU=1` to fail instead of skipping the CUDA runs when no GPU is
 //! usable (the device machine sets it).
 
@@ -24,7 +24,7 @@ fn wycheproof_dir() -> std::path::PathBuf {
     std::env::var_os("POAI_WYCHEPROOF_DIR").map_or_else(
         || {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/testdata/crypto/wycheproof")
+                .join("../../testdata/crypto/wycheproof")
         },
         Into::into,
     )
@@ -150,7 +150,7 @@ fn wycheproof_vectors_agree() {
         let name = format!("mldsa_{}_verify_test.json", &p.name()[7..]);
         let path = dir.join(&name);
         let Ok(text) = std::fs::read_to_string(&path) else {
-            // Wycheproof ships no ML-DSA-87 verify file in shared/testdata; the random and
+            // Wycheproof ships no ML-DSA-87 verify file in testdata; the random and
             // mutation tests cover ML-DSA-87.
             eprintln!("skipping {} (not present)", path.display());
             continue;

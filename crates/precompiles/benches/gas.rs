@@ -93,7 +93,7 @@ fn with_op(op_byte: u8, payload: &[u8]) -> Vec<u8> {
 fn samples(rel: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/tee/"
+        "/../../testdata/tee/"
     ))
     .join(rel)
 }

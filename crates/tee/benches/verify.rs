@@ -11,7 +11,7 @@ use poai_tee::x509::pem_to_der_chain;
 use poai_tee::{Envelope, Freshness, TrustStore, Verifier, VerifyOptions};
 use std::hint::black_box;
 
-const TD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/tee/");
+const TD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/tee/");
 const JUNE_2025: u64 = 1_750_420_800;
 
 fn read(rel: &str) -> Vec<u8> {

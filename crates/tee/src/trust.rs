@@ -199,8 +199,8 @@ impl TrustStore {
 mod tests {
     use super::*;
 
-    const CPAK: &str = include_str!("../../../../shared/testdata/tee/arm/ccatoken_cpak.json");
-    const TA: &str = include_str!("../../../../shared/testdata/tee/arm/ccatoken_ta.json");
+    const CPAK: &str = include_str!("../../../testdata/tee/arm/ccatoken_cpak.json");
+    const TA: &str = include_str!("../../../testdata/tee/arm/ccatoken_ta.json");
 
     #[test]
     fn loads_both_cca_key_formats() {

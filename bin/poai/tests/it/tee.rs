@@ -1,12 +1,12 @@
 //! `poai tee verify --json` through the real binary on the public vendor samples
-//! (../shared/testdata/tee, PROVENANCE.md): verdicts, tiers and named errors, and exit codes.
+//! (testdata/tee, PROVENANCE.md): verdicts, tiers and named errors, and exit codes.
 
 use serde_json::Value;
 use std::process::Command;
 
 fn sample(rel: &str) -> String {
     format!(
-        "{}/../../../shared/testdata/tee/{rel}",
+        "{}/../../testdata/tee/{rel}",
         env!("CARGO_MANIFEST_DIR")
     )
 }

@@ -1,5 +1,5 @@
 //! Wycheproof ML-DSA-44/65 vectors (C2SP/wycheproof testvectors_v1; provenance in
-//! ../shared/testdata/PROVENANCE.md), run through `poai_crypto`'s public API: `verify` (what the
+//! testdata/PROVENANCE.md), run through `poai_crypto`'s public API: `verify` (what the
 //! precompile and the chain call) and `SigningKey::from_seed` + `sign_with_rnd`.
 
 use poai_crypto::{MlDsaError, ParamSet, SigningKey, verify};
@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 fn path(file: &str) -> String {
     format!(
-        "{}/../../../shared/testdata/crypto/wycheproof/{file}",
+        "{}/../../testdata/crypto/wycheproof/{file}",
         env!("CARGO_MANIFEST_DIR")
     )
 }

@@ -423,7 +423,7 @@ fn wycheproof_verify_mldsa_through_revm() {
         ("mldsa_65_verify_test.json", ParamSet::MlDsa65),
     ] {
         let path = format!(
-            "{}/../../../shared/testdata/crypto/wycheproof/{file}",
+            "{}/../../testdata/crypto/wycheproof/{file}",
             env!("CARGO_MANIFEST_DIR")
         );
         let doc: serde_json::Value =

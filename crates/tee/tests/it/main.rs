@@ -1,4 +1,4 @@
-//! Integration tests: every public sample in shared/testdata/tee gets the verdict its
+//! Integration tests: every public sample in testdata/tee gets the verdict its
 //! PROVENANCE.md gives, through the library and through the CLI's `run`; mutation suites over
 //! real and synthetic evidence.
 

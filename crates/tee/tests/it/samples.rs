@@ -1,4 +1,4 @@
-//! Real vendor samples (shared/testdata/tee, see its PROVENANCE.md).
+//! Real vendor samples (testdata/tee, see its PROVENANCE.md).
 
 use poai_primitives::PrivacyLevel;
 use poai_tee::{
@@ -21,7 +21,7 @@ pub const MARCH_2026: u64 = 1_772_323_200;
 pub fn path(rel: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/tee/"
+        "/../../testdata/tee/"
     ))
     .join(rel)
 }
