@@ -1,5 +1,6 @@
 //! Fuzz the A-chain's bounded decoders (crates/chain): transactions, blocks, receipts, the
-//! stored account, device and meta rows, and the transaction batches validators gossip. The first byte picks the decoder. Any bytes give Ok or
+//! stored account, device and meta rows, the transaction batches validators gossip and the
+//! compact block relay's messages. The first byte picks the decoder. Any bytes give Ok or
 //! a named `CodecError`, never a panic, and whatever decodes re-encodes to the same bytes (one
 //! canonical encoding, so a block's hash cannot be malleated).
 #![no_main]
@@ -7,6 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use poai_chain::block::{decode_receipts, encode_receipts};
 use poai_chain::state::Meta;
+use poai_chain::relay::RelayMessage;
 use poai_chain::tx::{decode_batch, encode_batch};
 use poai_chain::{Account, Block, Device, Transaction};
 
@@ -14,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, bytes)) = data.split_first() else {
         return;
     };
-    match which % 7 {
+    match which % 8 {
         0 => {
             if let Ok(tx) = Transaction::decode(bytes) {
                 assert_eq!(tx.encode(), bytes);
@@ -43,6 +45,11 @@ fuzz_target!(|data: &[u8]| {
         5 => {
             if let Ok(meta) = Meta::decode(bytes) {
                 assert_eq!(meta.encode(), bytes);
+            }
+        }
+        6 => {
+            if let Ok(m) = RelayMessage::decode(bytes) {
+                assert_eq!(m.encode(), bytes);
             }
         }
         _ => {

@@ -40,7 +40,8 @@ impl Header {
     /// Length of the encoding.
     pub const LEN: usize = 8 + 32 + 8 + 32 + 32 + 20;
 
-    fn encode_into(&self, w: &mut Writer) {
+    /// Appends the header's encoding ([`Header::LEN`] bytes).
+    pub fn encode_into(&self, w: &mut Writer) {
         w.u64(self.height);
         w.raw(&self.parent.0);
         w.u64(self.timestamp);
@@ -49,7 +50,8 @@ impl Header {
         w.raw(&self.proposer.0);
     }
 
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    /// Reads a header ([`Header::LEN`] bytes).
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<Self, CodecError> {
         Ok(Self {
             height: r.u64("height")?,
             parent: Hash32(r.array("parent")?),

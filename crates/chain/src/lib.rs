@@ -33,6 +33,7 @@ pub mod genesis;
 pub mod hash;
 mod leafmap;
 pub mod machine;
+pub mod relay;
 pub mod state;
 pub mod tx;
 pub mod validator;

@@ -310,6 +310,21 @@ impl Machine {
 
     /// Hashes and checks the signatures of `txs` against `state`, in parallel.
     pub fn prepare(&self, state: &State, txs: Vec<Transaction>) -> Vec<Prepared> {
+        let hashes = Self::tx_hashes(&txs);
+        self.prepare_hashed(state, txs, hashes)
+    }
+
+    /// [`Machine::prepare`] for transactions whose hashes the caller already computed with
+    /// [`Machine::tx_hashes`] (`hashes[i]` is the hash of `txs[i]`; a missing one is computed).
+    pub fn prepare_hashed(
+        &self,
+        state: &State,
+        txs: Vec<Transaction>,
+        mut hashes: Vec<TxHash>,
+    ) -> Vec<Prepared> {
+        if hashes.len() != txs.len() {
+            hashes = Self::tx_hashes(&txs);
+        }
         let chain_id = state.genesis().chain_id;
         // Messages first, so batch items can borrow them.
         // Signed messages and transaction hashes are per-item work like the signature checks
@@ -321,10 +336,10 @@ impl Machine {
                 .device(&p.proof.device_id)
                 .map(|_| p.message(chain_id)),
         };
-        let (messages, hashes): (Vec<Option<Vec<u8>>>, Vec<TxHash>) = if txs.len() < 64 {
-            txs.iter().map(|tx| (message(tx), tx.hash())).unzip()
+        let messages: Vec<Option<Vec<u8>>> = if txs.len() < 64 {
+            txs.iter().map(message).collect()
         } else {
-            txs.par_iter().map(|tx| (message(tx), tx.hash())).unzip()
+            txs.par_iter().map(message).collect()
         };
         let mut items = Vec::with_capacity(txs.len());
         let mut owners = Vec::with_capacity(txs.len());

@@ -159,11 +159,11 @@ impl PoaiApp {
     /// Signatures this node already checked when its mempool admitted them are not checked again.
     fn execute(&self, state: &mut State, block: &PoaiBlock) -> Option<(Changes, Vec<Receipt>)> {
         let shared = &self.inner.shared;
-        let hashes = Machine::tx_hashes(&block.block().txs);
+        let hashes = block.tx_hashes();
         let known = shared.mempool().prepared(hashes.iter().copied());
         let receipts = shared
             .machine
-            .execute_block_with(state, block.block(), &hashes, known)
+            .execute_block_with(state, block.block(), hashes, known)
             .ok()?;
         Some((state.take_changes(), receipts))
     }
@@ -260,7 +260,8 @@ impl<E: Clock + Send + 'static> Application<E> for PoaiApp {
             .machine
             .propose(&mut state, ctx, &candidates);
         let changes = state.take_changes();
-        let block = PoaiBlock::new(proposal.block);
+        let hashes = proposal.receipts.iter().map(|r| r.tx_hash).collect();
+        let block = PoaiBlock::with_tx_hashes(proposal.block, hashes);
         self.remember(&block, state, changes, proposal.receipts, proposal.rejected);
         self.mark_seen(block.hash(), now);
         Some(block.digested())

@@ -4,7 +4,7 @@
 //! the chain already uses, `BLAKE3("poai/block/v1" ‖ header)` (SPEC section 6), so nothing about
 //! a block changes when it is finalized by BFT instead of a single producer.
 //!
-//! Wire form (one p2p message per block):
+//! Codec form (marshal's storage and backfill; a proposal travels compact, [`crate::relay`]):
 //!
 //! | field | bytes |
 //! |---|---|
@@ -20,8 +20,9 @@ use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, Write};
 use commonware_consensus::types::Height;
 use commonware_consensus::{Block as ConsensusBlock, Heightable};
 use commonware_cryptography::{Digested, Digestible, blake3::Digest};
-use poai_chain::{Block, Hash32};
-use std::sync::Arc;
+use poai_chain::hash::merkle_root;
+use poai_chain::{Block, Hash32, Machine, TxHash};
+use std::sync::{Arc, OnceLock};
 
 /// Most bytes of an encoded block. A block travels as one p2p message, so this also sizes the
 /// network's message limit ([`MAX_MESSAGE_BYTES`]). About 2,400 ML-DSA-65 proofs.
@@ -30,12 +31,15 @@ pub const MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
 /// The p2p message limit: a block, its length prefix and room for marshal's framing.
 pub const MAX_MESSAGE_BYTES: u32 = 9 * 1024 * 1024;
 
-/// A block with its encoding and hash computed once.
+/// A block with its encoding, hash and transaction hashes computed once.
 #[derive(Debug)]
 struct Inner {
     block: Block,
     encoded: Vec<u8>,
     hash: Hash32,
+    /// The transactions' hashes, in block order: known when the block was built here or
+    /// assembled from a compact relay message, else computed on first use.
+    tx_hashes: OnceLock<Vec<TxHash>>,
 }
 
 /// An A-chain block for commonware: cheap to clone, digest = block hash.
@@ -59,7 +63,27 @@ impl PoaiBlock {
             block,
             encoded,
             hash,
+            tx_hashes: OnceLock::new(),
         }))
+    }
+
+    /// Wraps a block whose transaction hashes are known: `hashes[i]` must be the hash of
+    /// `block.txs[i]` (computed here, or the key the transaction was found under; execution reuses
+    /// signature verdicts by it). They are kept only if their Merkle
+    /// root is the header's `tx_root` (otherwise they are computed when asked for).
+    pub(crate) fn with_tx_hashes(block: Block, hashes: Vec<TxHash>) -> Self {
+        let b = Self::new(block);
+        if hashes.len() == b.0.block.txs.len() && merkle_root(&hashes) == b.0.block.header.tx_root {
+            let _ = b.0.tx_hashes.set(hashes);
+        }
+        b
+    }
+
+    /// The transactions' hashes, in block order.
+    pub fn tx_hashes(&self) -> &[TxHash] {
+        self.0
+            .tx_hashes
+            .get_or_init(|| Machine::tx_hashes(&self.0.block.txs))
     }
 
     /// The chain's block.
@@ -90,6 +114,7 @@ impl PoaiBlock {
             block,
             encoded: bytes,
             hash,
+            tx_hashes: OnceLock::new(),
         })))
     }
 

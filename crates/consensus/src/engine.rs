@@ -15,8 +15,8 @@
 use crate::app::{EnterEpoch, FinalizedQueue, PoaiApp, genesis_digest};
 use crate::block::{PoaiBlock, digest_of};
 use crate::epochs::{EpochSets, Validators};
+use crate::relay::Relay;
 use crate::store::RedbBlocks;
-use commonware_broadcast::buffered;
 use commonware_consensus::marshal::{
     self, core::Actor as MarshalActor, core::Mailbox as MarshalMailbox, standard::Inline,
     standard::Standard,
@@ -64,7 +64,7 @@ pub mod channel {
     pub const RESOLVER: u64 = 2;
     /// Marshal's backfill (finalized blocks a node missed).
     pub const BACKFILL: u64 = 3;
-    /// Proposed blocks.
+    /// Proposed blocks, compact (`crate::relay`).
     pub const BLOCKS: u64 = 4;
     /// Mempool gossip.
     pub const GOSSIP: u64 = 5;
@@ -225,19 +225,14 @@ where
         },
         channels.backfill,
     );
-    let (buffer_engine, buffer) = buffered::Engine::new(
-        context.child("broadcast"),
-        buffered::Config {
-            public_key: me.clone(),
-            mailbox_size: NZUsize!(1024),
-            deque_size: 16,
-            priority: false,
-            codec_config: (),
-            peer_provider: peers,
-            strategy: Sequential,
-        },
-    );
-    buffer_engine.start(channels.blocks);
+    // Proposals travel compact (crate::relay): header and transaction hashes.
+    let (relay, outgoing) = Relay::new();
+    let (bs, br) = channels.blocks;
+    context.child("relay").spawn({
+        let relay = relay.clone();
+        let shared = shared.clone();
+        move |ctx| relay.run(ctx, shared, outgoing, bs, br)
+    });
 
     let finalizations = immutable::Archive::init(
         context.child("finalizations"),
@@ -285,7 +280,7 @@ where
         .child("finalizer")
         .dedicated()
         .spawn(move |_| finalizer.run(finalized_rx));
-    actor.start(FinalizedQueue(finalized_tx), buffer, resolver);
+    actor.start(FinalizedQueue(finalized_tx), relay, resolver);
     let inline = Inline::new(
         context.child("inline"),
         app,

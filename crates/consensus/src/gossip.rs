@@ -12,15 +12,22 @@ use commonware_runtime::Clock;
 use poai_chain::Transaction;
 use poai_chain::tx::{MAX_BATCH_TXS, decode_batch, encode_batch};
 use poai_node::node::Shared;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// How often the outbox is flushed.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
+/// Most early transactions (nonce ahead of the next one here) kept to offer again.
+pub const MAX_EARLY: usize = 4096;
+
+/// How long an early transaction is kept.
+pub const EARLY_TTL: Duration = Duration::from_secs(60);
+
 /// Splits `txs` into encoded batches ([`poai_chain::tx::encode_batch`]) that each fit one p2p
 /// message.
-pub fn encode_batches(txs: &[Transaction]) -> Vec<Vec<u8>> {
+pub fn encode_batches<'a>(txs: impl IntoIterator<Item = &'a Transaction>) -> Vec<Vec<u8>> {
     let limit = usize::try_from(MAX_MESSAGE_BYTES).unwrap_or(usize::MAX) / 2;
     let mut out = Vec::new();
     let mut current: Vec<Vec<u8>> = Vec::new();
@@ -41,6 +48,47 @@ pub fn encode_batches(txs: &[Transaction]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Account transactions a peer sent before an earlier one of the same sender reached this node
+/// (gossip batches are lost or overtaken; admission wants consecutive nonces). They are offered
+/// again after each commit until admitted, refused for another reason, or [`EARLY_TTL`] old.
+/// Without this, such a transaction could reach only the validator whose client sent it, and
+/// wait there for good once that validator is no longer a leader.
+#[derive(Default)]
+struct Early {
+    txs: VecDeque<(SystemTime, Transaction)>,
+    height: u64,
+}
+
+impl Early {
+    fn keep(&mut self, at: SystemTime, txs: Vec<Transaction>) {
+        self.txs.extend(txs.into_iter().map(|t| (at, t)));
+        while self.txs.len() > MAX_EARLY {
+            self.txs.pop_front();
+        }
+    }
+
+    /// Offers the kept transactions again if a block was committed since the last try.
+    fn retry(&mut self, shared: &Shared, now: SystemTime) {
+        let height = shared.state().head().height;
+        if self.txs.is_empty() || height == self.height {
+            return;
+        }
+        self.height = height;
+        let (times, txs): (Vec<SystemTime>, Vec<Transaction>) = std::mem::take(&mut self.txs)
+            .into_iter()
+            .filter(|(t, _)| now.duration_since(*t).unwrap_or_default() < EARLY_TTL)
+            .unzip();
+        let hashes: Vec<_> = txs.iter().map(Transaction::hash).collect();
+        let (_, still) = shared.submit_from_peer(txs);
+        // Keep each still-early transaction with the time it first arrived.
+        let arrived: HashMap<_, SystemTime> = hashes.into_iter().zip(times).collect();
+        for t in still {
+            let at = arrived.get(&t.hash()).copied().unwrap_or(now);
+            self.txs.push_back((at, t));
+        }
+    }
+}
+
 /// Runs gossip on one channel until the channel closes.
 pub async fn run<E, S, R>(clock: E, shared: Arc<Shared>, mut sender: S, mut receiver: R)
 where
@@ -49,6 +97,7 @@ where
     R: Receiver,
 {
     shared.enable_gossip();
+    let mut early = Early::default();
     loop {
         let flush = clock.sleep(FLUSH_EVERY);
         futures::pin_mut!(flush);
@@ -57,15 +106,17 @@ where
         match futures::future::select(flush, recv).await {
             futures::future::Either::Left(((), _)) => {
                 let txs = shared.take_gossip();
-                for batch in encode_batches(&txs) {
+                for batch in encode_batches(txs.iter().map(|(_, t)| t)) {
                     sender.send(Recipients::All, batch, false);
                 }
+                early.retry(&shared, clock.current());
             }
             futures::future::Either::Right((Ok((_peer, msg)), _)) => {
                 // A bad batch from a peer is dropped; admission reports each transaction's own
                 // error to nobody (the sender's RPC already answered its client).
                 if let Ok(txs) = decode_batch(msg.as_ref()) {
-                    let _ = shared.submit_from_peer(txs);
+                    let (_, ahead) = shared.submit_from_peer(txs);
+                    early.keep(clock.current(), ahead);
                 }
             }
             futures::future::Either::Right((Err(_), _)) => return,
@@ -76,6 +127,58 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{node, transfers};
+
+    /// A transfer that arrives before its predecessor is refused as early, kept, and admitted
+    /// after the next commit once the predecessor is here; kept ones expire after EARLY_TTL.
+    #[test]
+    fn early_transfers_are_offered_again_until_admitted_or_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        let txs = transfers(&shared, 0..3);
+        let hashes: Vec<_> = txs.iter().map(Transaction::hash).collect();
+        let t0 = SystemTime::UNIX_EPOCH;
+        let mut early = Early::default();
+
+        let (results, ahead) = shared.submit_from_peer(txs[1..].to_vec());
+        assert!(matches!(
+            results[0],
+            Err(poai_chain::TxError::BadNonce {
+                expected: 0,
+                got: 1
+            })
+        ));
+        assert_eq!(ahead, txs[1..].to_vec());
+        early.keep(t0, ahead);
+        // Nothing committed since: not offered again.
+        early.height = shared.state().head().height;
+        early.retry(&shared, t0);
+        assert_eq!(early.txs.len(), 2);
+
+        // The predecessor arrives; after the next commit the kept ones are admitted, in order.
+        let (results, ahead) = shared.submit_from_peer(txs[..1].to_vec());
+        assert!(results[0].is_ok() && ahead.is_empty());
+        early.height = u64::MAX;
+        early.retry(&shared, t0 + Duration::from_secs(1));
+        assert!(early.txs.is_empty());
+        assert!(hashes.iter().all(|h| shared.mempool().contains(h)));
+
+        // A transfer that stays early is dropped once EARLY_TTL old.
+        let far = transfers(&shared, 9..10);
+        let (_, ahead) = shared.submit_from_peer(far);
+        early.keep(t0, ahead);
+        early.height = u64::MAX;
+        early.retry(&shared, t0 + EARLY_TTL / 2);
+        assert_eq!(early.txs.len(), 1);
+        early.height = u64::MAX;
+        early.retry(&shared, t0 + EARLY_TTL);
+        assert!(early.txs.is_empty());
+
+        // The bound: the oldest go first.
+        let many: Vec<_> = (0..MAX_EARLY + 1).map(|_| txs[2].clone()).collect();
+        early.keep(t0, many);
+        assert_eq!(early.txs.len(), MAX_EARLY);
+    }
     use poai_chain::{Call, SignedTx, TxBody};
     use poai_crypto::{ParamSet, SigningKey};
 

@@ -5,6 +5,7 @@
 //! - [`block`]: the block as consensus sees it (digest = the chain's block hash).
 //! - [`app`]: propose and verify on speculative state; commit finalized blocks.
 //! - [`gossip`]: mempool gossip between validators.
+//! - [`relay`]: compact block relay (proposals as header and transaction hashes).
 //! - [`store`]: marshal's archive of finalized blocks, in the node's redb store.
 //! - [`engine`]: wiring one validator on any commonware runtime and network; epoch changes.
 //! - [`epochs`]: validator sets per epoch, from genesis and staking.
@@ -26,7 +27,10 @@ pub mod engine;
 pub mod epochs;
 pub mod gossip;
 pub mod keys;
+pub mod relay;
 pub mod store;
+#[cfg(test)]
+mod testkit;
 pub mod validator;
 
 pub use app::{FinalizedLog, PoaiApp};

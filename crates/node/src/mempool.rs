@@ -235,6 +235,15 @@ impl Mempool {
             .collect()
     }
 
+    /// The transactions with these hashes, by position: `None` where one does not wait here (a
+    /// peer's compact block is filled from them, docs/DESIGN-consensus.md section 1.6).
+    pub fn lookup(&self, hashes: &[TxHash]) -> Vec<Option<Transaction>> {
+        hashes
+            .iter()
+            .map(|h| self.entries.get(h).map(|(_, e)| e.prepared.tx().clone()))
+            .collect()
+    }
+
     /// Removes transactions (included or rejected).
     pub fn remove(&mut self, hashes: impl IntoIterator<Item = TxHash>) {
         for h in hashes {

@@ -109,7 +109,7 @@ pub struct Shared {
     height: watch::Sender<u64>,
     /// Transactions admitted from this node's RPC, waiting to be gossiped to the other
     /// validators; `None` in single-validator mode (nothing to gossip).
-    outbox: Mutex<Option<Vec<poai_chain::Transaction>>>,
+    outbox: Mutex<Option<Vec<(TxHash, poai_chain::Transaction)>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -158,15 +158,18 @@ impl Shared {
     /// Checks and admits raw transactions; one result per input, in order. With gossip
     /// enabled ([`Shared::enable_gossip`]) newly admitted ones are queued for the peers.
     pub fn submit(&self, txs: Vec<poai_chain::Transaction>) -> Vec<Result<TxHash, TxError>> {
-        self.admit(txs, true)
+        self.admit(txs, true).0
     }
 
     /// Admits transactions a peer gossiped: as [`Shared::submit`], never gossiped again (every
-    /// validator gossips only what its own clients sent, so nothing circulates).
+    /// validator gossips only what its own clients sent, so nothing circulates). Also returns
+    /// the account transactions refused only because their nonce is ahead of the next one here
+    /// (an earlier transaction of the sender has not arrived yet): the caller offers them again
+    /// after the next commit.
     pub fn submit_from_peer(
         &self,
         txs: Vec<poai_chain::Transaction>,
-    ) -> Vec<Result<TxHash, TxError>> {
+    ) -> (Vec<Result<TxHash, TxError>>, Vec<poai_chain::Transaction>) {
         self.admit(txs, false)
     }
 
@@ -178,8 +181,8 @@ impl Shared {
         }
     }
 
-    /// Takes the transactions waiting to be gossiped.
-    pub fn take_gossip(&self) -> Vec<poai_chain::Transaction> {
+    /// Takes the transactions waiting to be gossiped, with their hashes.
+    pub fn take_gossip(&self) -> Vec<(TxHash, poai_chain::Transaction)> {
         lock(&self.outbox)
             .as_mut()
             .map(std::mem::take)
@@ -190,19 +193,55 @@ impl Shared {
         &self,
         txs: Vec<poai_chain::Transaction>,
         gossip: bool,
-    ) -> Vec<Result<TxHash, TxError>> {
+    ) -> (Vec<Result<TxHash, TxError>>, Vec<poai_chain::Transaction>) {
         let state = self.state();
-        let prepared = self.machine.prepare(&state, txs);
+        // A transaction already waiting here (a peer gossiping it again) costs its hash, not a
+        // signature check.
+        let hashes = Machine::tx_hashes(&txs);
+        let waiting: Vec<bool> = {
+            let pool = self.mempool();
+            hashes.iter().map(|h| pool.contains(h)).collect()
+        };
+        let (mut fresh, mut fresh_hashes) = (Vec::new(), Vec::new());
+        for ((tx, h), w) in txs.into_iter().zip(&hashes).zip(&waiting) {
+            if !w {
+                fresh.push(tx);
+                fresh_hashes.push(*h);
+            }
+        }
+        let mut prepared = self
+            .machine
+            .prepare_hashed(&state, fresh, fresh_hashes)
+            .into_iter();
         let ctx = self.next_context(&state);
         let mut outbox = lock(&self.outbox);
         let mut outbox = outbox.as_mut().filter(|_| gossip);
         let mut pool = self.mempool();
-        let out: Vec<_> = prepared
-            .into_iter()
-            .map(|p| {
+        let mut early = Vec::new();
+        let out: Vec<_> = hashes
+            .iter()
+            .zip(waiting)
+            .map(|(h, waiting)| {
+                // Prepared in order, one per transaction that was not waiting.
+                let Some(p) = (!waiting).then(|| prepared.next()).flatten() else {
+                    return Ok(*h);
+                };
                 let fresh = !pool.contains(&p.hash());
-                let tx = outbox.as_ref().filter(|_| fresh).map(|_| p.tx().clone());
+                let tx = outbox
+                    .as_ref()
+                    .filter(|_| fresh)
+                    .map(|_| (p.hash(), p.tx().clone()));
+                // Only account transactions carry nonces; proofs (the bulk) are not copied.
+                let account = match (gossip, p.tx()) {
+                    (false, t @ poai_chain::Transaction::Account(_)) => Some(t.clone()),
+                    _ => None,
+                };
                 let r = pool.admit(&self.machine, &state, &ctx, p);
+                if let (Err(TxError::BadNonce { expected, got }), Some(t)) = (&r, account)
+                    && got > expected
+                {
+                    early.push(t);
+                }
                 match (&r, tx, outbox.as_mut()) {
                     (Ok(_), Some(tx), Some(o)) => o.push(tx),
                     (Err(e), _, _) => self
@@ -218,7 +257,7 @@ impl Shared {
         self.metrics
             .mempool
             .set(i64::try_from(pool.len()).unwrap_or(i64::MAX));
-        out
+        (out, early)
     }
 
     /// Builds, executes and commits one block. Returns its height.

@@ -91,11 +91,7 @@ fn with_op(op_byte: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 fn samples(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/tee/"
-    ))
-    .join(rel)
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/tee/")).join(rel)
 }
 
 fn read(rel: &str) -> Vec<u8> {

@@ -5,10 +5,7 @@ use serde_json::Value;
 use std::process::Command;
 
 fn sample(rel: &str) -> String {
-    format!(
-        "{}/../../testdata/tee/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/../../testdata/tee/{rel}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// 2025-06-20 and 2025-07-20, UTC: inside and after the TDX collateral's validity.

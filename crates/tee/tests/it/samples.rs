@@ -19,11 +19,7 @@ pub const JULY_2025: u64 = 1_752_969_600;
 pub const MARCH_2026: u64 = 1_772_323_200;
 
 pub fn path(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/tee/"
-    ))
-    .join(rel)
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/tee/")).join(rel)
 }
 
 pub fn read(rel: &str) -> Vec<u8> {
