@@ -15,8 +15,8 @@
 //!
 //! Bounds: the last [`KEEP`] blocks are kept for marshal's lookups and peers' requests, at most
 //! [`MAX_PARTIAL`] incomplete ones (the oldest is dropped first), each for at most
-//! [`PARTIAL_TTL`]. Anything that does not decode, or whose hashes the header does not commit
-//! to, is dropped.
+//! [`PARTIAL_TTL`]. Anything that does not decode, lists more transactions than the genesis
+//! allows in a block, or whose hashes the header does not commit to, is dropped.
 
 use crate::block::{MAX_BLOCK_BYTES, PoaiBlock, digest_of};
 use commonware_consensus::marshal::core::Buffer;
@@ -264,6 +264,12 @@ impl Relay {
     ) -> Option<(PublicKey, Vec<u8>)> {
         match RelayMessage::decode(bytes).ok()? {
             RelayMessage::Compact { header, hashes } => {
+                // No block of this chain holds more (checked before hashing them all).
+                let max =
+                    usize::try_from(shared.state().genesis().max_block_txs).unwrap_or(usize::MAX);
+                if hashes.len() > max {
+                    return None;
+                }
                 let d = digest_of(header.hash());
                 if lock(&self.book).knows(&d) || merkle_root(&hashes) != header.tx_root {
                     return None;
@@ -549,8 +555,19 @@ mod tests {
         };
         assert!(rb.receive(&b, peer(1), &swapped.encode(), t0).is_none());
         assert!(lock(&rb.book).partial.is_empty());
-        // Undecodable bytes are dropped too.
+        // Undecodable bytes are dropped too, and so is a list longer than a block may be.
         assert!(rb.receive(&b, peer(1), &[7, 7, 7], t0).is_none());
+        let n = usize::try_from(b.state().genesis().max_block_txs).unwrap() + 1;
+        let long_hashes = vec![Hash32([5; 32]); n];
+        let long = RelayMessage::Compact {
+            header: Header {
+                tx_root: merkle_root(&long_hashes),
+                ..header
+            },
+            hashes: long_hashes,
+        };
+        assert!(rb.receive(&b, peer(1), &long.encode(), t0).is_none());
+        assert!(lock(&rb.book).partial.is_empty());
 
         // The real hashes, none of them here: held, asked for, dropped after PARTIAL_TTL.
         hashes.swap(0, 1);
