@@ -7,8 +7,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use poai_chain::block::{decode_receipts, encode_receipts};
-use poai_chain::state::Meta;
 use poai_chain::relay::RelayMessage;
+use poai_chain::state::Meta;
 use poai_chain::tx::{decode_batch, encode_batch};
 use poai_chain::{Account, Block, Device, Transaction};
 

@@ -217,14 +217,18 @@ impl Relay {
             In(M),
             Tick,
         }
+        // The tick runs on its own cadence, however busy the channel is: a steady stream of
+        // messages must not starve the re-lookups and requests of incomplete blocks.
+        let mut last_tick = clock.current();
         loop {
             let wait = if lock(&self.book).partial.is_empty() {
                 IDLE_TICK
             } else {
                 TICK
             };
+            let deadline = last_tick + wait;
             let event = {
-                let tick = clock.sleep(wait).fuse();
+                let tick = clock.sleep_until(deadline).fuse();
                 let recv = receiver.recv().fuse();
                 let out = outgoing.next().fuse();
                 futures::pin_mut!(tick, recv, out);
@@ -245,11 +249,14 @@ impl Relay {
                         sender.send(Recipients::One(to), reply, false);
                     }
                 }
-                Event::Tick => {
-                    for (to, ask) in self.tick(&shared, clock.current()) {
-                        sender.send(Recipients::One(to), ask, false);
-                    }
+                Event::Tick => {}
+            }
+            let now = clock.current();
+            if now >= deadline {
+                for (to, ask) in self.tick(&shared, now) {
+                    sender.send(Recipients::One(to), ask, false);
                 }
+                last_tick = now;
             }
         }
     }
