@@ -150,10 +150,14 @@ impl Book {
     }
 
     /// Keeps `p` (or completes it), dropping the oldest incomplete block beyond the bound.
-    fn hold(&mut self, d: Digest, mut p: Partial) {
+    /// Says whether it was complete.
+    fn hold(&mut self, d: Digest, mut p: Partial) -> bool {
         match p.complete() {
-            Some(Some(block)) => self.insert(block),
-            Some(None) => {}
+            Some(Some(block)) => {
+                self.insert(block);
+                true
+            }
+            Some(None) => true,
             None => {
                 self.partial.insert(d, p);
                 while self.partial.len() > MAX_PARTIAL {
@@ -166,9 +170,15 @@ impl Book {
                         self.partial.remove(&o);
                     }
                 }
+                false
             }
         }
     }
+}
+
+/// Counts a peer's block assembled (`poai_relay_blocks_total{how}`).
+fn assembled(shared: &Shared, how: &str) {
+    shared.metrics.relay_blocks.with_label_values(&[how]).inc();
 }
 
 fn lock(m: &Mutex<Book>) -> MutexGuard<'_, Book> {
@@ -290,7 +300,9 @@ impl Relay {
                     asked: None,
                 };
                 p.fill_from(|h| shared.mempool().lookup(h));
-                lock(&self.book).hold(d, p);
+                if lock(&self.book).hold(d, p) {
+                    assembled(shared, "at_once");
+                }
                 None
             }
             RelayMessage::Want { block, positions } => {
@@ -331,7 +343,9 @@ impl Relay {
                         *slot = Some(tx);
                     }
                 }
-                lock(&self.book).hold(d, p);
+                if lock(&self.book).hold(d, p) {
+                    assembled(shared, "asked");
+                }
                 None
             }
         }
@@ -358,6 +372,7 @@ impl Relay {
             match p.complete() {
                 Some(Some(block)) => {
                     book.insert(block);
+                    assembled(shared, if p.asked.is_some() { "asked" } else { "waited" });
                     continue;
                 }
                 Some(None) => continue,
@@ -365,6 +380,10 @@ impl Relay {
             }
             if due {
                 let positions = p.missing();
+                shared
+                    .metrics
+                    .relay_txs_asked
+                    .inc_by(u64::try_from(positions.len()).unwrap_or(u64::MAX));
                 eprintln!(
                     "relay: block {} at height {} misses {} of {} transactions after {} ms; asking its sender",
                     p.header.hash(),
@@ -491,6 +510,8 @@ mod tests {
         assert_eq!(got.inner().block(), block.inner().block());
         assert_eq!(got.inner().tx_hashes(), block.inner().tx_hashes());
         assert_eq!(block_on(waiting).unwrap().digest(), block.digest());
+        let how = |how: &str| b.metrics.relay_blocks.with_label_values(&[how]).get();
+        assert_eq!((how("at_once"), how("waited"), how("asked")), (1, 0, 0));
     }
 
     #[test]
@@ -543,6 +564,33 @@ mod tests {
         assert!(b.mempool().contains(&block.inner().tx_hashes()[2]));
         // Nothing is incomplete any more: nothing to ask.
         assert!(rb.tick(&b, t0 + 2 * ASK_AGAIN).is_empty());
+        let how = |how: &str| b.metrics.relay_blocks.with_label_values(&[how]).get();
+        assert_eq!((how("at_once"), how("waited"), how("asked")), (0, 0, 1));
+        assert_eq!(b.metrics.relay_txs_asked.get(), 2);
+    }
+
+    #[test]
+    fn a_block_completes_when_gossip_brings_the_rest_without_asking() {
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (node(da.path()), node(db.path()));
+        let txs = transfers(&a, 0..2);
+        assert!(a.submit(txs.clone()).iter().all(Result::is_ok));
+        assert!(b.submit(txs[..1].to_vec()).iter().all(Result::is_ok));
+        let block = propose(&a);
+        let (ra, mut out_a) = Relay::new();
+        let (rb, _) = Relay::new();
+        ra.send(Round::zero(), block.clone(), Recipients::All);
+        let t0 = SystemTime::UNIX_EPOCH;
+        assert!(rb.receive(&b, peer(1), &sent(&mut out_a), t0).is_none());
+        assert!(rb.tick(&b, t0 + TICK).is_empty());
+        // The second transfer arrives by gossip before ASK_AFTER: the next tick completes it.
+        assert!(b.submit_from_peer(txs[1..].to_vec()).0[0].is_ok());
+        assert!(rb.tick(&b, t0 + 2 * TICK).is_empty());
+        let got = block_on(rb.find_by_digest(block.digest())).expect("assembled");
+        assert_eq!(got.inner().block(), block.inner().block());
+        let how = |how: &str| b.metrics.relay_blocks.with_label_values(&[how]).get();
+        assert_eq!((how("at_once"), how("waited"), how("asked")), (0, 1, 0));
+        assert_eq!(b.metrics.relay_txs_asked.get(), 0);
     }
 
     #[test]

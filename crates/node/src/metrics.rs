@@ -30,6 +30,11 @@ pub struct Metrics {
     pub mempool: IntGauge,
     /// Seconds to build, execute and commit a block.
     pub block_seconds: Histogram,
+    /// Peers' compact blocks assembled (multi-validator mode), by how: `at_once` from the
+    /// mempool on arrival, `waited` for gossip, `asked` the sender for missing transactions.
+    pub relay_blocks: IntCounterVec,
+    /// Transactions asked from the proposer of a compact block.
+    pub relay_txs_asked: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -60,6 +65,19 @@ impl Metrics {
                 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ]),
         )?;
+        let relay_blocks = IntCounterVec::new(
+            Opts::new(
+                "poai_relay_blocks_total",
+                "Peers' compact blocks assembled, by how the transactions were found",
+            ),
+            &["how"],
+        )?;
+        let relay_txs_asked = IntCounter::new(
+            "poai_relay_txs_asked_total",
+            "Transactions asked from the proposer of a compact block",
+        )?;
+        registry.register(Box::new(relay_blocks.clone()))?;
+        registry.register(Box::new(relay_txs_asked.clone()))?;
         registry.register(Box::new(height.clone()))?;
         registry.register(Box::new(blocks.clone()))?;
         registry.register(Box::new(txs_included.clone()))?;
@@ -76,6 +94,8 @@ impl Metrics {
             txs_rejected,
             mempool,
             block_seconds,
+            relay_blocks,
+            relay_txs_asked,
         })
     }
 
