@@ -20,7 +20,6 @@ use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, Write};
 use commonware_consensus::types::Height;
 use commonware_consensus::{Block as ConsensusBlock, Heightable};
 use commonware_cryptography::{Digested, Digestible, blake3::Digest};
-use poai_chain::hash::merkle_root;
 use poai_chain::{Block, Hash32, Machine, TxHash};
 use std::sync::{Arc, OnceLock};
 
@@ -69,11 +68,11 @@ impl PoaiBlock {
 
     /// Wraps a block whose transaction hashes are known: `hashes[i]` must be the hash of
     /// `block.txs[i]` (computed here, or the key the transaction was found under; execution reuses
-    /// signature verdicts by it). They are kept only if their Merkle
-    /// root is the header's `tx_root` (otherwise they are computed when asked for).
+    /// signature verdicts by it, and checks their Merkle root against the header). A list of the
+    /// wrong length is not kept (the hashes are then computed when asked for).
     pub(crate) fn with_tx_hashes(block: Block, hashes: Vec<TxHash>) -> Self {
         let b = Self::new(block);
-        if hashes.len() == b.0.block.txs.len() && merkle_root(&hashes) == b.0.block.header.tx_root {
+        if hashes.len() == b.0.block.txs.len() {
             let _ = b.0.tx_hashes.set(hashes);
         }
         b

@@ -11,8 +11,8 @@ use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::Clock;
 use poai_chain::Transaction;
 use poai_chain::tx::{MAX_BATCH_TXS, decode_batch, encode_batch};
-use poai_node::node::Shared;
-use std::collections::{HashMap, VecDeque};
+use poai_node::node::{Shared, nonce_ahead};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -78,14 +78,14 @@ impl Early {
             .into_iter()
             .filter(|(t, _)| now.duration_since(*t).unwrap_or_default() < EARLY_TTL)
             .unzip();
-        let hashes: Vec<_> = txs.iter().map(Transaction::hash).collect();
-        let (_, still) = shared.submit_from_peer(txs);
-        // Keep each still-early transaction with the time it first arrived.
-        let arrived: HashMap<_, SystemTime> = hashes.into_iter().zip(times).collect();
-        for t in still {
-            let at = arrived.get(&t.hash()).copied().unwrap_or(now);
-            self.txs.push_back((at, t));
-        }
+        // The still-early ones come back in order, one per early result: each keeps the time
+        // it first arrived.
+        let (results, still) = shared.submit_from_peer(txs);
+        let arrived = times
+            .into_iter()
+            .zip(&results)
+            .filter_map(|(t, r)| nonce_ahead(r).then_some(t));
+        self.txs.extend(arrived.zip(still));
     }
 }
 

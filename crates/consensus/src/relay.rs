@@ -73,20 +73,18 @@ struct Partial {
 }
 
 impl Partial {
-    fn missing(&self) -> Vec<u32> {
+    /// Positions of the transactions not here yet.
+    fn missing(&self) -> Vec<usize> {
         self.txs
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.is_none())
-            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .filter_map(|(i, t)| t.is_none().then_some(i))
             .collect()
     }
 
     /// Fills what `lookup` finds of the missing transactions.
     fn fill_from(&mut self, lookup: impl FnOnce(&[TxHash]) -> Vec<Option<Transaction>>) {
-        let missing: Vec<usize> = (0..self.txs.len())
-            .filter(|i| self.txs.get(*i).is_some_and(Option::is_none))
-            .collect();
+        let missing = self.missing();
         let hashes: Vec<TxHash> = missing
             .iter()
             .filter_map(|i| self.hashes.get(*i).copied())
@@ -306,8 +304,7 @@ impl Relay {
                 None
             }
             RelayMessage::Want { block, positions } => {
-                let book = lock(&self.book);
-                let b = book.blocks.get(&digest_of(block))?;
+                let b = lock(&self.book).blocks.get(&digest_of(block))?.clone();
                 let txs = &b.inner().block().txs;
                 let found: Vec<(u32, Transaction)> = positions
                     .into_iter()
@@ -321,25 +318,28 @@ impl Relay {
             RelayMessage::Txs { block, txs } => {
                 let d = digest_of(block);
                 let mut p = lock(&self.book).partial.remove(&d)?;
-                let (positions, txs): (Vec<u32>, Vec<Transaction>) = txs.into_iter().unzip();
-                let hashes = Machine::tx_hashes(&txs);
-                let wanted: Vec<(usize, Transaction)> = positions
+                let mut answered: Vec<(usize, Transaction)> = txs
                     .into_iter()
-                    .zip(hashes)
-                    .zip(txs)
-                    .filter_map(|((pos, h), tx)| {
+                    .filter_map(|(pos, tx)| {
                         let i = usize::try_from(pos).ok()?;
-                        (p.hashes.get(i) == Some(&h) && p.txs.get(i)?.is_none()).then_some((i, tx))
+                        p.txs.get(i)?.is_none().then_some((i, tx))
                     })
                     .collect();
                 // Through the mempool first: each signature is checked once, here (execution
                 // reuses the verdict), and the same transactions arriving later by gossip cost
-                // a hash lookup. What admission refuses fills the block as sent (execution
-                // checks it).
-                let _ = shared.submit_from_peer(wanted.iter().map(|(_, t)| t.clone()).collect());
+                // a hash lookup. The mempool finds them by the hashes the block lists.
+                let _ = shared.submit_from_peer(answered.iter().map(|(_, t)| t.clone()).collect());
                 p.fill_from(|h| shared.mempool().lookup(h));
-                for (i, tx) in wanted {
-                    if let Some(slot @ None) = p.txs.get_mut(i) {
+                // What admission refused fills the block as sent where it hashes to its slot
+                // (execution checks it).
+                answered.retain(|(i, _)| p.txs.get(*i).is_some_and(Option::is_none));
+                let (positions, rest): (Vec<usize>, Vec<Transaction>) =
+                    answered.into_iter().unzip();
+                let hashes = Machine::tx_hashes(&rest);
+                for ((i, h), tx) in positions.into_iter().zip(hashes).zip(rest) {
+                    if p.hashes.get(i) == Some(&h)
+                        && let Some(slot) = p.txs.get_mut(i)
+                    {
                         *slot = Some(tx);
                     }
                 }
@@ -355,31 +355,39 @@ impl Relay {
     /// the requests to send.
     fn tick(&self, shared: &Shared, now: SystemTime) -> Vec<(PublicKey, Vec<u8>)> {
         let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
-        let mut book = lock(&self.book);
-        book.waiters.retain(|_, ws| {
-            ws.retain(|w| !w.is_closed());
-            !ws.is_empty()
-        });
+        // Incomplete blocks are looked up without holding the book (marshal's lookups go on);
+        // only this task adds to them, so nothing is missed meanwhile.
+        let partial = {
+            let mut book = lock(&self.book);
+            book.waiters.retain(|_, ws| {
+                ws.retain(|w| !w.is_closed());
+                !ws.is_empty()
+            });
+            std::mem::take(&mut book.partial)
+        };
         let mut asks = Vec::new();
-        let partial = std::mem::take(&mut book.partial);
+        let mut done = Vec::new();
+        let mut waiting = HashMap::new();
         for (d, mut p) in partial {
             if since(p.arrived) > PARTIAL_TTL {
                 continue;
             }
             p.fill_from(|h| shared.mempool().lookup(h));
-            let due =
-                since(p.arrived) >= ASK_AFTER && p.asked.is_none_or(|t| since(t) >= ASK_AGAIN);
             match p.complete() {
                 Some(Some(block)) => {
-                    book.insert(block);
                     assembled(shared, if p.asked.is_some() { "asked" } else { "waited" });
+                    done.push(block);
                     continue;
                 }
                 Some(None) => continue,
                 None => {}
             }
-            if due {
-                let positions = p.missing();
+            if since(p.arrived) >= ASK_AFTER && p.asked.is_none_or(|t| since(t) >= ASK_AGAIN) {
+                let positions: Vec<u32> = p
+                    .missing()
+                    .into_iter()
+                    .filter_map(|i| u32::try_from(i).ok())
+                    .collect();
                 shared
                     .metrics
                     .relay_txs_asked
@@ -392,18 +400,20 @@ impl Relay {
                     p.hashes.len(),
                     since(p.arrived).as_millis()
                 );
-                asks.push((
-                    p.from.clone(),
-                    RelayMessage::Want {
-                        block: Hash32(d.0),
-                        positions,
-                    }
-                    .encode(),
-                ));
+                let want = RelayMessage::Want {
+                    block: Hash32(d.0),
+                    positions,
+                };
+                asks.push((p.from.clone(), want.encode()));
                 p.asked = Some(now);
             }
-            book.partial.insert(d, p);
+            waiting.insert(d, p);
         }
+        let mut book = lock(&self.book);
+        for block in done {
+            book.insert(block);
+        }
+        book.partial = waiting;
         asks
     }
 
@@ -482,58 +492,90 @@ mod tests {
         out.try_recv().expect("a message was queued").1
     }
 
+    /// `poai_relay_blocks_total` at `at_once`, `waited`, `asked`.
+    fn assembled_counts(shared: &Shared) -> (u64, u64, u64) {
+        let how = |how: &str| shared.metrics.relay_blocks.with_label_values(&[how]).get();
+        (how("at_once"), how("waited"), how("asked"))
+    }
+
+    /// A proposer A holding `n` transfers and its block of them, a receiver B holding the first
+    /// `b_has`, and a relay for each.
+    struct Pair {
+        _dirs: (tempfile::TempDir, tempfile::TempDir),
+        a: Arc<Shared>,
+        b: Arc<Shared>,
+        txs: Vec<Transaction>,
+        block: Relayed,
+        ra: Relay,
+        out_a: mpsc::UnboundedReceiver<Outgoing>,
+        rb: Relay,
+    }
+
+    fn pair(n: u64, b_has: usize) -> Pair {
+        let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (node(dirs.0.path()), node(dirs.1.path()));
+        let txs = transfers(&a, 0..n);
+        assert!(a.submit(txs.clone()).iter().all(Result::is_ok));
+        assert!(b.submit(txs[..b_has].to_vec()).iter().all(Result::is_ok));
+        let block = propose(&a);
+        let (ra, out_a) = Relay::new();
+        let (rb, _) = Relay::new();
+        Pair {
+            _dirs: dirs,
+            a,
+            b,
+            txs,
+            block,
+            ra,
+            out_a,
+            rb,
+        }
+    }
+
+    impl Pair {
+        /// A broadcasts its block; the compact message it sends.
+        fn compact(&mut self) -> Vec<u8> {
+            self.ra
+                .send(Round::zero(), self.block.clone(), Recipients::All);
+            sent(&mut self.out_a)
+        }
+    }
+
     #[test]
     fn a_compact_block_is_filled_from_the_mempool_with_its_hashes() {
-        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (a, b) = (node(da.path()), node(db.path()));
-        let txs = transfers(&a, 0..3);
-        assert!(a.submit(txs.clone()).iter().all(Result::is_ok));
-        assert!(b.submit(txs).iter().all(Result::is_ok));
-        let block = propose(&a);
+        let mut p = pair(3, 3);
+        let block = p.block.clone();
         assert_eq!(block.inner().block().txs.len(), 3);
-
-        let (ra, mut out_a) = Relay::new();
-        let (rb, _) = Relay::new();
         // Subscribed before the block arrives: answered when it does.
-        let waiting = rb.subscribe(block.digest());
-        ra.send(Round::zero(), block.clone(), Recipients::All);
-        let msg = sent(&mut out_a);
+        let waiting = p.rb.subscribe(block.digest());
+        let msg = p.compact();
         // 32 bytes per transaction, not the transactions.
         assert_eq!(msg.len(), 1 + Header::LEN + 4 + 3 * 32);
-        assert!(block_on(ra.find_by_digest(block.digest())).is_some());
+        assert!(block_on(p.ra.find_by_digest(block.digest())).is_some());
 
-        assert!(
-            rb.receive(&b, peer(1), &msg, SystemTime::UNIX_EPOCH)
-                .is_none()
-        );
-        let got = block_on(rb.find_by_digest(block.digest())).expect("assembled");
+        let t0 = SystemTime::UNIX_EPOCH;
+        assert!(p.rb.receive(&p.b, peer(1), &msg, t0).is_none());
+        let got = block_on(p.rb.find_by_digest(block.digest())).expect("assembled");
         assert_eq!(got.inner().block(), block.inner().block());
         assert_eq!(got.inner().tx_hashes(), block.inner().tx_hashes());
         assert_eq!(block_on(waiting).unwrap().digest(), block.digest());
-        let how = |how: &str| b.metrics.relay_blocks.with_label_values(&[how]).get();
-        assert_eq!((how("at_once"), how("waited"), how("asked")), (1, 0, 0));
+        assert_eq!(assembled_counts(&p.b), (1, 0, 0));
     }
 
     #[test]
     fn missing_transactions_are_asked_for_after_a_wait_and_checked_by_hash() {
-        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (a, b) = (node(da.path()), node(db.path()));
-        let txs = transfers(&a, 0..3);
-        assert!(a.submit(txs.clone()).iter().all(Result::is_ok));
         // B has only the first: the others are "still in gossip".
-        assert!(b.submit(txs[..1].to_vec()).iter().all(Result::is_ok));
-        let block = propose(&a);
-        let (ra, mut out_a) = Relay::new();
-        let (rb, _) = Relay::new();
-        ra.send(Round::zero(), block.clone(), Recipients::All);
+        let mut p = pair(3, 1);
+        let (b, block) = (p.b.clone(), p.block.clone());
         let t0 = SystemTime::UNIX_EPOCH;
-        assert!(rb.receive(&b, peer(1), &sent(&mut out_a), t0).is_none());
-        assert!(block_on(rb.find_by_digest(block.digest())).is_none());
+        let msg = p.compact();
+        assert!(p.rb.receive(&b, peer(1), &msg, t0).is_none());
+        assert!(block_on(p.rb.find_by_digest(block.digest())).is_none());
 
         // Not asked before ASK_AFTER; then asked for exactly the missing positions, once per
         // ASK_AGAIN.
-        assert!(rb.tick(&b, t0 + ASK_AFTER / 2).is_empty());
-        let asks = rb.tick(&b, t0 + ASK_AFTER);
+        assert!(p.rb.tick(&b, t0 + ASK_AFTER / 2).is_empty());
+        let asks = p.rb.tick(&b, t0 + ASK_AFTER);
         assert_eq!(asks.len(), 1);
         let (to, want) = &asks[0];
         assert_eq!(*to, peer(1));
@@ -544,74 +586,63 @@ mod tests {
                 positions: vec![1, 2],
             }
         );
-        assert!(rb.tick(&b, t0 + ASK_AFTER + ASK_AGAIN / 2).is_empty());
+        assert!(p.rb.tick(&b, t0 + ASK_AFTER + ASK_AGAIN / 2).is_empty());
 
         // A forged answer (the wrong transaction at a position) fills nothing.
         let forged = RelayMessage::Txs {
             block: block.inner().hash(),
-            txs: vec![(1, txs[0].clone())],
+            txs: vec![(1, p.txs[0].clone())],
         }
         .encode();
-        assert!(rb.receive(&b, peer(1), &forged, t0).is_none());
-        assert!(block_on(rb.find_by_digest(block.digest())).is_none());
+        assert!(p.rb.receive(&b, peer(1), &forged, t0).is_none());
+        assert!(block_on(p.rb.find_by_digest(block.digest())).is_none());
 
         // The sender answers from its relay; the answer completes the block and the
         // transactions enter B's mempool (their signatures checked once).
-        let (_, answer) = ra.receive(&a, peer(2), want, t0).expect("answered");
-        assert!(rb.receive(&b, peer(1), &answer, t0).is_none());
-        let got = block_on(rb.find_by_digest(block.digest())).expect("assembled");
+        let (_, answer) = p.ra.receive(&p.a, peer(2), want, t0).expect("answered");
+        assert!(p.rb.receive(&b, peer(1), &answer, t0).is_none());
+        let got = block_on(p.rb.find_by_digest(block.digest())).expect("assembled");
         assert_eq!(got.inner().block(), block.inner().block());
         assert!(b.mempool().contains(&block.inner().tx_hashes()[2]));
         // Nothing is incomplete any more: nothing to ask.
-        assert!(rb.tick(&b, t0 + 2 * ASK_AGAIN).is_empty());
-        let how = |how: &str| b.metrics.relay_blocks.with_label_values(&[how]).get();
-        assert_eq!((how("at_once"), how("waited"), how("asked")), (0, 0, 1));
+        assert!(p.rb.tick(&b, t0 + 2 * ASK_AGAIN).is_empty());
+        assert_eq!(assembled_counts(&b), (0, 0, 1));
         assert_eq!(b.metrics.relay_txs_asked.get(), 2);
     }
 
     #[test]
     fn a_block_completes_when_gossip_brings_the_rest_without_asking() {
-        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (a, b) = (node(da.path()), node(db.path()));
-        let txs = transfers(&a, 0..2);
-        assert!(a.submit(txs.clone()).iter().all(Result::is_ok));
-        assert!(b.submit(txs[..1].to_vec()).iter().all(Result::is_ok));
-        let block = propose(&a);
-        let (ra, mut out_a) = Relay::new();
-        let (rb, _) = Relay::new();
-        ra.send(Round::zero(), block.clone(), Recipients::All);
+        let mut p = pair(2, 1);
+        let b = p.b.clone();
         let t0 = SystemTime::UNIX_EPOCH;
-        assert!(rb.receive(&b, peer(1), &sent(&mut out_a), t0).is_none());
-        assert!(rb.tick(&b, t0 + TICK).is_empty());
+        let msg = p.compact();
+        assert!(p.rb.receive(&b, peer(1), &msg, t0).is_none());
+        assert!(p.rb.tick(&b, t0 + TICK).is_empty());
         // The second transfer arrives by gossip before ASK_AFTER: the next tick completes it.
-        assert!(b.submit_from_peer(txs[1..].to_vec()).0[0].is_ok());
-        assert!(rb.tick(&b, t0 + 2 * TICK).is_empty());
-        let got = block_on(rb.find_by_digest(block.digest())).expect("assembled");
-        assert_eq!(got.inner().block(), block.inner().block());
-        let how = |how: &str| b.metrics.relay_blocks.with_label_values(&[how]).get();
-        assert_eq!((how("at_once"), how("waited"), how("asked")), (0, 1, 0));
+        assert!(b.submit_from_peer(p.txs[1..].to_vec()).0[0].is_ok());
+        assert!(p.rb.tick(&b, t0 + 2 * TICK).is_empty());
+        let got = block_on(p.rb.find_by_digest(p.block.digest())).expect("assembled");
+        assert_eq!(got.inner().block(), p.block.inner().block());
+        assert_eq!(assembled_counts(&b), (0, 1, 0));
         assert_eq!(b.metrics.relay_txs_asked.get(), 0);
     }
 
     #[test]
     fn hashes_the_header_does_not_commit_to_are_dropped_and_partials_expire() {
-        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (a, b) = (node(da.path()), node(db.path()));
-        assert!(a.submit(transfers(&a, 0..2)).iter().all(Result::is_ok));
-        let block = propose(&a);
-        let header = block.inner().block().header;
-        let mut hashes = block.inner().tx_hashes().to_vec();
+        let p = pair(2, 0);
+        let (b, rb) = (&p.b, &p.rb);
+        let header = p.block.inner().block().header;
+        let mut hashes = p.block.inner().tx_hashes().to_vec();
         hashes.swap(0, 1);
-        let (rb, _) = Relay::new();
         let t0 = SystemTime::UNIX_EPOCH;
         let swapped = RelayMessage::Compact {
             header,
             hashes: hashes.clone(),
         };
-        assert!(rb.receive(&b, peer(1), &swapped.encode(), t0).is_none());
+        assert!(rb.receive(b, peer(1), &swapped.encode(), t0).is_none());
         assert!(lock(&rb.book).partial.is_empty());
         // Undecodable bytes are dropped too, and so is a list longer than a block may be.
-        assert!(rb.receive(&b, peer(1), &[7, 7, 7], t0).is_none());
+        assert!(rb.receive(b, peer(1), &[7, 7, 7], t0).is_none());
         let n = usize::try_from(b.state().genesis().max_block_txs).unwrap() + 1;
         let long_hashes = vec![Hash32([5; 32]); n];
         let long = RelayMessage::Compact {
@@ -621,16 +652,16 @@ mod tests {
             },
             hashes: long_hashes,
         };
-        assert!(rb.receive(&b, peer(1), &long.encode(), t0).is_none());
+        assert!(rb.receive(b, peer(1), &long.encode(), t0).is_none());
         assert!(lock(&rb.book).partial.is_empty());
 
         // The real hashes, none of them here: held, asked for, dropped after PARTIAL_TTL.
         hashes.swap(0, 1);
         let real = RelayMessage::Compact { header, hashes };
-        assert!(rb.receive(&b, peer(1), &real.encode(), t0).is_none());
+        assert!(rb.receive(b, peer(1), &real.encode(), t0).is_none());
         assert_eq!(lock(&rb.book).partial.len(), 1);
-        assert_eq!(rb.tick(&b, t0 + ASK_AFTER).len(), 1);
-        assert!(rb.tick(&b, t0 + PARTIAL_TTL + ASK_AFTER).is_empty());
+        assert_eq!(rb.tick(b, t0 + ASK_AFTER).len(), 1);
+        assert!(rb.tick(b, t0 + PARTIAL_TTL + ASK_AFTER).is_empty());
         assert!(lock(&rb.book).partial.is_empty());
     }
 

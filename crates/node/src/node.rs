@@ -112,6 +112,12 @@ pub struct Shared {
     outbox: Mutex<Option<Vec<(TxHash, poai_chain::Transaction)>>>,
 }
 
+/// Whether an admission result refuses a transaction only because its nonce is ahead of the
+/// sender's next one (an earlier transaction of the sender has not arrived yet).
+pub fn nonce_ahead(r: &Result<TxHash, TxError>) -> bool {
+    matches!(r, Err(TxError::BadNonce { expected, got }) if got > expected)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock cannot leave these structures half-updated in a way that
     // matters more than stopping the node would; keep serving.
@@ -237,9 +243,7 @@ impl Shared {
                     _ => None,
                 };
                 let r = pool.admit(&self.machine, &state, &ctx, p);
-                if let (Err(TxError::BadNonce { expected, got }), Some(t)) = (&r, account)
-                    && got > expected
-                {
+                if let Some(t) = account.filter(|_| nonce_ahead(&r)) {
                     early.push(t);
                 }
                 match (&r, tx, outbox.as_mut()) {
