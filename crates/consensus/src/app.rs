@@ -74,6 +74,18 @@ fn unix_secs(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether `block` is (close to) a full block: at the count limit `max`, or within a tenth of the
+/// byte budget proposers fill ([`MAX_BLOCK_BYTES`] less the room kept for the header). A proposer
+/// stops filling when the next transaction does not fit, so a full block may fall short of the
+/// budget by up to one transaction; a tenth (840 KB) covers the largest transaction by far.
+fn was_full(block: &PoaiBlock, max: usize) -> bool {
+    let budget = MAX_BLOCK_BYTES.saturating_sub(PROPOSAL_HEADROOM);
+    block.block().txs.len() >= max || block.encoded_len() >= budget.saturating_sub(budget / 10)
+}
+
+/// Bytes of [`MAX_BLOCK_BYTES`] a proposer leaves for the header and the transaction count.
+const PROPOSAL_HEADROOM: usize = 4096;
+
 /// The application simplex drives (through marshal's `Inline` adapter).
 #[derive(Clone)]
 pub struct PoaiApp {
@@ -229,15 +241,17 @@ impl<E: Clock + Send + 'static> Application<E> for PoaiApp {
         let take = || {
             self.inner.shared.mempool().candidates_fitting(
                 max,
-                MAX_BLOCK_BYTES.saturating_sub(4096),
+                MAX_BLOCK_BYTES.saturating_sub(PROPOSAL_HEADROOM),
                 4,
                 &skip,
             )
         };
         // Pace the chain: one block per interval after the parent arrived here, unless a full
-        // block is waiting (then the interval would only add latency to a backlog).
+        // block is waiting or the parent was full (then the interval would only add latency to
+        // a backlog: what waits now was left out of the parent for lack of room, so it has
+        // waited a block already; the partial block that ends a burst goes at once).
         let (mut candidates, full) = take();
-        if !full {
+        if !full && !was_full(parent.inner(), max) {
             let first_seen = lock(&self.inner.seen)
                 .get(&parent.inner().hash())
                 .copied()
@@ -483,6 +497,58 @@ mod tests {
     use futures::executor::block_on;
     use poai_node::NodeConfig;
     use poai_node::devnet::devnet_genesis;
+
+    /// Pacing yields to a backlog (docs/DESIGN-consensus.md 1.4): the proposer waits out the
+    /// block interval only when neither a full block waits nor the parent was full. Blocks here
+    /// hold two transactions and three wait: the first block and the one after it (what the full
+    /// first block left) go at once, the one after that waits the interval.
+    #[test]
+    fn pacing_waits_only_without_a_backlog() {
+        use commonware_consensus::marshal::ancestry;
+        use commonware_consensus::types::{Epoch, Round, View};
+        use commonware_cryptography::Digestible as _;
+        use commonware_runtime::Supervisor as _;
+        use commonware_runtime::{Runner as _, deterministic};
+
+        let interval = Duration::from_secs(10);
+        let dir = tempfile::tempdir().unwrap();
+        let shared = crate::testkit::node_with(dir.path(), |g| g.max_block_txs = 2);
+        for r in shared.submit(crate::testkit::transfers(&shared, 0..3)) {
+            r.unwrap();
+        }
+        let signer = PrivateKey::from_seed(1);
+        let leader = signer.public_key();
+        let me = (leader.clone(), Address([3; 20]), None);
+        let sets = EpochSets::open(b"test", signer, Validators::new([me]), None).unwrap();
+        let mut app = PoaiApp::new(shared.clone(), sets, interval, None);
+        let genesis = genesis_digest(&shared).unwrap().1;
+
+        deterministic::Runner::default().start(|context| async move {
+            let mut parent = genesis;
+            let (mut waited, mut sizes) = (Vec::new(), Vec::new());
+            for view in 1..=3 {
+                let ctx = Context {
+                    round: Round::new(Epoch::zero(), View::new(view)),
+                    leader: leader.clone(),
+                    parent: (View::new(view - 1), parent.digest()),
+                };
+                let started = context.current();
+                let block = Application::<deterministic::Context>::propose(
+                    &mut app,
+                    (context.child("propose"), ctx),
+                    ancestry::from_iter([parent.clone()]),
+                    (),
+                )
+                .await
+                .expect("proposed");
+                waited.push(context.current().duration_since(started).unwrap());
+                sizes.push(block.inner().block().txs.len());
+                parent = block;
+            }
+            assert_eq!(sizes, [2, 1, 0]);
+            assert_eq!(waited, [Duration::ZERO, Duration::ZERO, interval]);
+        });
+    }
 
     /// A parent this node has not executed (a proposal arrived while its own verification of
     /// the parent was still running) is rebuilt from the ancestry down to the finalized head:

@@ -86,6 +86,12 @@ pub struct BenchClusterArgs {
     /// Transactions per `poai_sendTransactions` call (at most 512).
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
+    /// Offered load in proofs per second: batch `i` is sent `i × batch / rate` seconds after the
+    /// first (each validator's calls stay sequential). 0 sends every batch as soon as the
+    /// previous one to the same validator was answered: a burst that measures capacity, not
+    /// finality under a given load.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
     /// Directory for the genesis and each validator's data and `node.log` (default: a new
     /// temporary one, removed after a successful run and kept after a failed one).
     #[arg(long)]
@@ -144,6 +150,8 @@ pub struct Plan {
     pub batch: usize,
     /// Milliseconds between blocks.
     pub block_ms: u64,
+    /// Time between the starts of consecutive batches (`--rate`); `None`: a burst.
+    pub pace: Option<Duration>,
 }
 
 impl Plan {
@@ -174,6 +182,10 @@ impl Plan {
         if args.block_ms == 0 {
             return Err(ArgsError::BlockMs);
         }
+        let pace = match args.rate {
+            0 => None,
+            r => Some(Duration::from_secs_f64(args.batch as f64 / r as f64)),
+        };
         Ok(Self {
             validators: args.validators,
             miners,
@@ -181,6 +193,7 @@ impl Plan {
             param,
             batch: args.batch,
             block_ms: args.block_ms,
+            pace,
         })
     }
 }
@@ -262,6 +275,8 @@ pub struct ClusterReport {
     pub block_ms: u64,
     /// Transactions per `poai_sendTransactions` call.
     pub batch: usize,
+    /// Offered load, proofs per second (`--rate`); `None`: a burst.
+    pub rate: Option<u64>,
     /// Proofs sent.
     pub proofs: usize,
     /// Proofs the nodes admitted.
@@ -405,6 +420,7 @@ async fn connect(nodes: &mut Nodes, data: &[PathBuf]) -> Result<Vec<NodeClient>>
 async fn send_round_robin(
     clients: &[NodeClient],
     batches: Vec<Vec<String>>,
+    pace: Option<Duration>,
     on_answer: impl Fn(usize, Instant, &[SubmitResult]) + Send + Sync + Clone + 'static,
 ) -> Result<Vec<Vec<SubmitResult>>> {
     let n = clients.len().max(1);
@@ -416,11 +432,15 @@ async fn send_round_robin(
         }
     }
     let mut tasks = Vec::new();
+    let start = tokio::time::Instant::now();
     for (c, q) in clients.iter().zip(per) {
         let (c, on_answer) = (c.clone(), on_answer.clone());
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             for (i, raws) in q {
+                if let Some(p) = pace {
+                    tokio::time::sleep_until(start + p.saturating_mul(u32::try_from(i)?)).await;
+                }
                 let sent = Instant::now();
                 let r = c
                     .send_many_hex(&raws)
@@ -516,7 +536,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
     let batches: Vec<Vec<String>> = regs.chunks(per_call).map(<[String]>::to_vec).collect();
     drop(regs);
     eprintln!("bench-cluster: registering {} devices", plan.proofs);
-    let results = send_round_robin(&clients, batches, |_, _, _| {}).await?;
+    let results = send_round_robin(&clients, batches, None, |_, _, _| {}).await?;
     let (_, refused, first) = refusals(&results);
     if let Some(first) = first {
         bail!("setup: device registrations refused {refused:?}; first: {first}");
@@ -684,7 +704,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
     });
 
     let t0 = Instant::now();
-    let results = send_round_robin(&clients, batches, on_answer).await?;
+    let results = send_round_robin(&clients, batches, plan.pace, on_answer).await?;
     let submit_s = t0.elapsed().as_secs_f64();
     let (admitted, refused, first) = refusals(&results);
     if let Some(first) = &first {
@@ -721,7 +741,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         let info = v0.chain_info().await?;
         if info.next_block_time > window.last_block_time {
             bail!(
-                "the proofs' window closed with {} of {admitted} finalized (try fewer --proofs or a longer --block-ms)",
+                "the proofs' window closed with {} of {admitted} finalized (try fewer --proofs, a higher --rate or a longer --block-ms)",
                 spent.saturating_sub(spent0)
             );
         }
@@ -759,6 +779,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         param: plan.param.name().to_owned(),
         block_ms: plan.block_ms,
         batch: plan.batch,
+        rate: (args.rate > 0).then_some(args.rate),
         proofs: plan.proofs,
         admitted,
         refused,
@@ -835,8 +856,11 @@ fn print_table(r: &ClusterReport, logs: &str) {
     } else {
         "single producer, no consensus"
     };
+    let load = r
+        .rate
+        .map_or_else(|| "burst".to_owned(), |v| format!("offered {v} proofs/s"));
     println!(
-        "{} validator(s) ({mode}), {} proofs ({}), block {} ms, batch {}",
+        "{} validator(s) ({mode}), {} proofs ({}), block {} ms, batch {}, {load}",
         r.validators, r.proofs, r.param, r.block_ms, r.batch
     );
     let rows = [
@@ -886,6 +910,7 @@ mod tests {
             param: "65".into(),
             block_ms: 500,
             batch: 500,
+            rate: 0,
             data: None,
             json: false,
         }
@@ -902,6 +927,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!((p.miners, p.proofs), (200, 2_000));
+        assert_eq!(p.pace, None, "no --rate: a burst");
+        let paced = Plan::new(
+            &BenchClusterArgs {
+                rate: 2_000,
+                ..args()
+            },
+            50_000,
+        )
+        .unwrap();
+        assert_eq!(
+            paced.pace,
+            Some(Duration::from_millis(250)),
+            "500 per batch"
+        );
         let bad = |a: BenchClusterArgs| Plan::new(&a, 50_000).unwrap_err();
         assert_eq!(
             bad(BenchClusterArgs {

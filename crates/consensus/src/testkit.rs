@@ -1,6 +1,6 @@
 //! Test helpers shared by the crate's unit tests.
 
-use poai_chain::genesis::GenesisAccount;
+use poai_chain::genesis::{Genesis, GenesisAccount};
 use poai_chain::tx::{Call, SignedTx, TxBody};
 use poai_chain::{Machine, Transaction, address_of};
 use poai_crypto::{ParamSet, SigningKey};
@@ -17,11 +17,17 @@ pub fn key() -> SigningKey {
 
 /// A node over a devnet genesis in which [`key`] holds funds, stored in `dir`.
 pub fn node(dir: &std::path::Path) -> Arc<Shared> {
+    node_with(dir, |_| {})
+}
+
+/// [`node`] with `edit` applied to its genesis first.
+pub fn node_with(dir: &std::path::Path, edit: impl FnOnce(&mut Genesis)) -> Arc<Shared> {
     let mut g = devnet_genesis(1_700_000_000, 60);
     g.accounts.push(GenesisAccount {
         address: address_of(key().verifying_key()),
         balance: 1_000_000,
     });
+    edit(&mut g);
     Shared::open(&NodeConfig::new(g, dir.to_path_buf()), Machine::new()).unwrap()
 }
 
