@@ -253,12 +253,15 @@ impl Machine {
     }
 
     /// The timestamp of the next block when the proposer's clock reads `now_unix`: the parent's
-    /// plus the genesis's dev step on a devnet, otherwise `max(now, parent + 1)`.
+    /// plus the genesis's dev step on a devnet, otherwise `max(now, parent)`. Timestamps are whole
+    /// seconds and a chain may make several blocks a second, so consecutive blocks may share one;
+    /// requiring `parent + 1` would run chain time ahead of the clocks, until verifiers wait for
+    /// their clocks and the chain makes at most one block a second (docs/DESIGN-chain.md, "Times").
     pub fn next_timestamp(state: &State, now_unix: u64) -> u64 {
         let parent = state.head().timestamp;
         match state.genesis().dev_block_time_step {
             Some(step) => parent.saturating_add(step),
-            None => now_unix.max(parent.saturating_add(1)),
+            None => now_unix.max(parent),
         }
     }
 
@@ -771,9 +774,9 @@ impl Machine {
                     ),
                 })
             }
-            None if h.timestamp <= head.timestamp => Err(BlockError::Timestamp {
+            None if h.timestamp < head.timestamp => Err(BlockError::Timestamp {
                 got: h.timestamp,
-                reason: format!("must be after the parent's {}", head.timestamp),
+                reason: format!("must not be before the parent's {}", head.timestamp),
             }),
             _ => Ok(()),
         }

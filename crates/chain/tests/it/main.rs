@@ -57,7 +57,11 @@ impl Chain {
     }
 
     fn with_step(dev: bool, step: u64) -> Self {
-        let mut state = State::from_genesis(&genesis(dev, step));
+        Self::from(&genesis(dev, step))
+    }
+
+    fn from(g: &Genesis) -> Self {
+        let mut state = State::from_genesis(g);
         genesis_block(&mut state);
         state.take_changes();
         Self {
@@ -611,4 +615,42 @@ fn blocks_round_trip_and_replay_is_deterministic() {
     long.push(0);
     assert!(Block::decode(&long).is_err());
     assert!(Block::decode(&bytes[..bytes.len() - 1]).is_err());
+}
+
+/// Outside a devnet the proposer stamps `max(now, parent)`, and a block may share its parent's
+/// second (a chain with 500 ms blocks made at most one a second when each had to be a second
+/// later: chain time ran ahead until verifiers waited for their clocks). Going back in time is
+/// refused, by name.
+#[test]
+fn real_chain_timestamps_never_decrease_and_may_repeat() {
+    let mut c = Chain::from(&Genesis {
+        dev_block_time_step: None,
+        ..genesis(false, 60)
+    });
+    let parent = c.state.head().timestamp;
+    assert_eq!(Machine::next_timestamp(&c.state, 0), parent, "a slow clock");
+    assert_eq!(Machine::next_timestamp(&c.state, parent + 7), parent + 7);
+
+    let me = Address([0xaa; 20]);
+    let pre = c.state.clone();
+    let same = BlockContext::next(&c.state, parent, me);
+    let block = c.machine.propose(&mut c.state, same, &[]).block;
+    assert_eq!(block.header.timestamp, parent);
+    let mut v = pre.clone();
+    v.take_changes();
+    c.machine
+        .execute_block(&mut v, &block)
+        .expect("a block in its parent's second");
+    assert_eq!(v.head(), c.state.head());
+
+    let mut v = pre;
+    v.take_changes();
+    let mut back = block;
+    back.header.timestamp = parent - 1;
+    let err = c.machine.execute_block(&mut v, &back).unwrap_err();
+    assert!(
+        matches!(&err, BlockError::Timestamp { got, .. } if *got == parent - 1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("must not be before"), "{err}");
 }

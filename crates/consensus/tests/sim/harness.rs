@@ -47,6 +47,9 @@ pub struct Plan {
     pub link: (u64, u64, u64),
     /// The fault.
     pub fault: Fault,
+    /// Block timestamps from the proposers' clocks, as on a real chain (`max(now, parent)`, so
+    /// several blocks share a second), instead of the devnet's fixed step.
+    pub clock_time: bool,
 }
 
 fn splitmix(x: &mut u64) -> u64 {
@@ -58,7 +61,8 @@ fn splitmix(x: &mut u64) -> u64 {
 }
 
 impl Plan {
-    /// Draws latency 10-80 ms, jitter 0-20 ms, loss 0-5 % and one fault from the seed.
+    /// Draws latency 10-80 ms, jitter 0-20 ms, loss 0-5 %, one fault and the timestamp rule from
+    /// the seed.
     pub fn from_seed(seed: u64) -> Self {
         let mut x = seed;
         let latency = 10 + splitmix(&mut x) % 71;
@@ -72,9 +76,11 @@ impl Plan {
             3 => Fault::Restart { who },
             _ => Fault::JoinLeave,
         };
+        let clock_time = splitmix(&mut x).is_multiple_of(2);
         Self {
             link: (latency, jitter, rate),
             fault,
+            clock_time,
         }
     }
 
@@ -133,12 +139,12 @@ fn validator_account(i: usize) -> Address {
 /// Genesis stake of each validator, and what the joiner bonds.
 const STAKE: u128 = 1_000;
 
-fn genesis(keys: &[PrivateKey]) -> Genesis {
+fn genesis(keys: &[PrivateKey], clock_time: bool) -> Genesis {
     let mut g: Genesis = serde_json::from_value(serde_json::json!({
         "chain_id": CHAIN.0,
         "genesis_time": 0,
         "allow_dev_evidence": true,
-        "dev_block_time_step": 60,
+        "dev_block_time_step": if clock_time { None } else { Some(60) },
         "lp_address": Address([0x11; 20]),
         "treasury": Address([0x22; 20]),
     }))
@@ -323,7 +329,7 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
         let target = plan.target();
         let signers: Vec<PrivateKey> = (0..nodes as u64).map(PrivateKey::from_seed).collect();
         let keys: Vec<_> = signers.iter().map(Signer::public_key).collect();
-        let genesis = genesis(&signers[..N]);
+        let genesis = genesis(&signers[..N], plan.clock_time);
         let (network, oracle) = Network::new_with_peers(
             context.child("network"),
             simulated::Config {
@@ -582,6 +588,17 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
             );
         }
         assert!(included > 0, "no transfer was included");
+        if plan.clock_time {
+            // Chain time follows the proposers' clocks and does not run ahead of them (stamping
+            // `parent + 1` ran it half a second ahead per 500 ms block).
+            let now = context
+                .current()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let t = v0.state().head().timestamp;
+            assert!(t <= now, "chain time {t} is ahead of the clock {now}");
+        }
         if plan.fault == Fault::JoinLeave {
             check_join_leave(&v0, &staking.lock().unwrap());
         }

@@ -8,7 +8,9 @@
 //! - `seeds`: seeds `0..POAI_SIM_SEEDS` (default 20), each with a fault drawn from the seed
 //!   (none, one validator crashed for good, a partition that heals, a validator restarted
 //!   after a while that catches up, a fifth node bonding its way into the set while validator
-//!   3 unbonds its way out). Epochs are 8 blocks, so every run crosses several boundaries
+//!   3 unbonds its way out), and the timestamp rule (about half the seeds stamp blocks from the
+//!   proposers' clocks as a real chain does, the others use the devnet's fixed step). Epochs are
+//!   8 blocks, so every run crosses several boundaries
 //!   (one simplex engine per epoch). The long run: `POAI_SIM_SEEDS=1000 cargo test --release
 //!   -p poai-consensus --test sim seeds`.
 //! - `reproducible`: one seed twice, identical chains and simulated time.
@@ -16,7 +18,8 @@
 //! Checked after every run: every validator finalized the same block hash and state root at
 //! every height it reached, without gaps; the validators that stayed up reached the target;
 //! every transfer admitted by a validator that never went down is included (gossip reached the
-//! leaders and nothing finalized was lost); the restarted validator caught up to the others.
+//! leaders and nothing finalized was lost); the restarted validator caught up to the others; with
+//! clock timestamps, chain time is not ahead of the clock.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
