@@ -133,6 +133,25 @@ pub enum ArgsError {
     /// `--block-ms`.
     #[error("--block-ms must be at least 1")]
     BlockMs,
+    /// `--rate`: sending would outlast the proofs' validity window.
+    #[error(
+        "--rate {rate}: sending the proofs lasts about {blocks} blocks, more than the {max} of \
+         their validity window; raise --rate or send fewer --proofs"
+    )]
+    Rate {
+        /// Given.
+        rate: u64,
+        /// Blocks while sending ([`paced_blocks`]).
+        blocks: u64,
+        /// Blocks of the window ([`window_blocks`]).
+        max: u64,
+    },
+}
+
+/// Blocks of `TIME_STEP_SECS` in which a proof's timestamp is valid (SPEC section 2: from 60 s
+/// before to 3,600 s after the proof's time): the most the timed phase can span.
+pub fn window_blocks() -> u64 {
+    (PROOF_MAX_AHEAD_SECS + PROOF_MAX_AGE_SECS) / TIME_STEP_SECS + 1
 }
 
 /// A run's shape, from checked arguments.
@@ -186,7 +205,7 @@ impl Plan {
             0 => None,
             r => Some(Duration::from_secs_f64(args.batch as f64 / r as f64)),
         };
-        Ok(Self {
+        let plan = Self {
             validators: args.validators,
             miners,
             proofs: miners * DEVICES_PER_MINER,
@@ -194,7 +213,15 @@ impl Plan {
             batch: args.batch,
             block_ms: args.block_ms,
             pace,
-        })
+        };
+        match paced_blocks(&plan) {
+            Some(blocks) if blocks > window_blocks() => Err(ArgsError::Rate {
+                rate: args.rate,
+                blocks,
+                max: window_blocks(),
+            }),
+            _ => Ok(plan),
+        }
     }
 }
 
@@ -239,6 +266,18 @@ pub fn blocks_during(estimate: Duration, block_ms: u64) -> u64 {
     let ms = estimate.as_millis().saturating_mul(3) / 2;
     let blocks = ms.div_ceil(u128::from(block_ms.max(1)));
     u64::try_from(blocks).unwrap_or(u64::MAX).saturating_add(2)
+}
+
+/// With `--rate`, about how many blocks the chain makes while the proofs are sent (one per
+/// `block_ms` while batches trickle in, each less than full, and the one that takes the last; a
+/// view takes a little longer than `block_ms`, so this errs high): a window with fewer left
+/// would close before the last proofs arrive.
+pub fn paced_blocks(plan: &Plan) -> Option<u64> {
+    let pace = plan.pace?;
+    let batches = plan.proofs.div_ceil(plan.batch.max(1));
+    let sending = pace.saturating_mul(u32::try_from(batches).unwrap_or(u32::MAX));
+    let blocks = sending.as_millis() / u128::from(plan.block_ms.max(1));
+    Some(u64::try_from(blocks).unwrap_or(u64::MAX).saturating_add(1))
 }
 
 /// The `q`-quantile (0 to 1) of `sorted` by nearest rank.
@@ -629,6 +668,17 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
             "setup: signing outlasted the proofs' window; try fewer --proofs or a longer --block-ms"
         );
     }
+    if let Some(needed) = paced_blocks(&plan)
+        && needed > window_blocks_at_start
+    {
+        bail!(
+            "--rate {}: sending {} proofs lasts about {needed} blocks of {} ms, more than the \
+             {window_blocks_at_start} their window has left; raise --rate or send fewer --proofs",
+            args.rate,
+            plan.proofs,
+            plan.block_ms
+        );
+    }
     let spent0 = v0.emission().await?.spent;
     let setup_s = setup_started.elapsed().as_secs_f64();
     eprintln!(
@@ -940,6 +990,26 @@ mod tests {
             paced.pace,
             Some(Duration::from_millis(250)),
             "500 per batch"
+        );
+        // 40 batches, one every 250 ms: 10 s of sending, 20 blocks of 500 ms and the last.
+        assert_eq!(paced_blocks(&paced), Some(21));
+        assert_eq!(paced_blocks(&p), None);
+        assert_eq!(window_blocks(), 62);
+        // 20,000 proofs at 300/s: 67 s, 134 blocks of 500 ms; the window has 62.
+        assert_eq!(
+            Plan::new(
+                &BenchClusterArgs {
+                    rate: 300,
+                    ..args()
+                },
+                50_000
+            )
+            .unwrap_err(),
+            ArgsError::Rate {
+                rate: 300,
+                blocks: 134,
+                max: 62
+            }
         );
         let bad = |a: BenchClusterArgs| Plan::new(&a, 50_000).unwrap_err();
         assert_eq!(
