@@ -77,7 +77,8 @@ fn unix_secs(t: SystemTime) -> u64 {
 /// Whether `block` is (close to) a full block: at the count limit `max`, or within a tenth of the
 /// byte budget proposers fill ([`MAX_BLOCK_BYTES`] less the room kept for the header). A proposer
 /// stops filling when the next transaction does not fit, so a full block may fall short of the
-/// budget by up to one transaction; a tenth (840 KB) covers the largest transaction by far.
+/// budget by up to one transaction; a tenth (840 KB) is far more than the largest one
+/// (`poai_chain::tx::MAX_TX_LEN`, about 70 KB).
 fn was_full(block: &PoaiBlock, max: usize) -> bool {
     let budget = MAX_BLOCK_BYTES.saturating_sub(PROPOSAL_HEADROOM);
     block.block().txs.len() >= max || block.encoded_len() >= budget.saturating_sub(budget / 10)

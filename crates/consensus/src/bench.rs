@@ -151,7 +151,7 @@ pub enum ArgsError {
 /// Blocks of `TIME_STEP_SECS` in which a proof's timestamp is valid (SPEC section 2: from 60 s
 /// before to 3,600 s after the proof's time): the most the timed phase can span.
 pub fn window_blocks() -> u64 {
-    (PROOF_MAX_AHEAD_SECS + PROOF_MAX_AGE_SECS) / TIME_STEP_SECS + 1
+    ProofWindow::opening_at(0).blocks_left(0, TIME_STEP_SECS)
 }
 
 /// A run's shape, from checked arguments.
