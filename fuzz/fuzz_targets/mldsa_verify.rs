@@ -1,5 +1,6 @@
 //! Fuzz ML-DSA verification with arbitrary parameter-set bytes, keys, signatures, contexts and
-//! messages (the precompile's VerifyMLDSA input): never a panic, and both backends agree.
+//! messages (the precompile's VerifyMLDSA input): never a panic, and both backends agree, as does
+//! verification from the key's cached tr (poai_crypto::mu, the one `unsafe` call into aws-lc).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,4 +22,8 @@ fuzz_target!(|data: &[u8]| {
     let ours = mldsa::verify(param, pk, msg, ctx, sig);
     let libcrux = mldsa::verify_with_libcrux(param, pk, msg, ctx, sig);
     assert_eq!(ours, libcrux);
+    if let Ok(key) = poai_crypto::VerifyingKey::from_bytes(param, pk) {
+        let from_tr = poai_crypto::verify_with_tr(param, key.as_bytes(), key.tr(), msg, ctx, sig);
+        assert_eq!(ours, from_tr);
+    }
 });

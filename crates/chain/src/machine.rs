@@ -348,16 +348,20 @@ impl Machine {
         let mut owners = Vec::with_capacity(txs.len());
         for (tx, msg) in txs.iter().zip(&messages) {
             let Some(msg) = msg else { continue };
-            let (key, sig, owner) = match tx {
-                Transaction::Account(t) => (&t.public_key, &t.signature, t.sender()),
+            // A device's key carries its `tr` from registration, so its proofs skip hashing
+            // the key (poai_crypto::mu); an account transaction's key is decoded from the
+            // transaction itself and used once, so it is verified as it comes.
+            let (key, tr, sig, owner) = match tx {
+                Transaction::Account(t) => (&t.public_key, None, &t.signature, t.sender()),
                 Transaction::Proof(p) => match state.device(&p.proof.device_id) {
-                    Some(d) => (&d.key, &p.signature, d.miner),
+                    Some(d) => (&d.key, Some(d.key.tr()), &p.signature, d.miner),
                     None => continue,
                 },
             };
             items.push(BatchItem {
                 param: key.param_set(),
                 public_key: key.as_bytes(),
+                tr,
                 message: msg,
                 context: &[],
                 signature: sig,
@@ -621,6 +625,9 @@ impl Machine {
                         paid: 0,
                     },
                 };
+                // Hash the key's tr now, once: every proof the device signs is then verified
+                // from it (poai_crypto::mu). Part of registering, not of the device's first proof.
+                let _ = device.key.tr();
                 state.set_device(attested.device_id, device);
                 Outcome::Registered {
                     device_id: attested.device_id,

@@ -129,6 +129,12 @@ fn mldsa(c: &mut Criterion) {
         g.bench_function("impl=poai", |b| {
             b.iter(|| mldsa::verify(p, black_box(&pk), MSG, b"", black_box(&sig)).unwrap())
         });
+        // A registered device's key: tr hashed once, before (poai_crypto::mu).
+        let key = sk.verifying_key().clone();
+        let _ = key.tr();
+        g.bench_function("impl=poai-cached-tr", |b| {
+            b.iter(|| black_box(&key).verify(MSG, b"", black_box(&sig)).unwrap())
+        });
         g.bench_function("impl=libcrux", |b| {
             b.iter(|| {
                 mldsa::verify_with_libcrux(p, black_box(&pk), MSG, b"", black_box(&sig)).unwrap()
@@ -220,6 +226,7 @@ fn batch(c: &mut Criterion) {
         .map(|(i, m)| BatchItem {
             param: ParamSet::MlDsa65,
             public_key: keys[i % keys.len()].verifying_key().as_bytes(),
+            tr: None,
             message: m,
             context: b"",
             signature: &sigs[i],

@@ -4,7 +4,7 @@
 //! verifications spread over a thread pool. The result is per item, in input order, so a block
 //! with one bad signature rejects that transaction, not the whole block.
 
-use crate::mldsa::{self, MlDsaError, ParamSet};
+use crate::mldsa::{self, MlDsaError, ParamSet, Tr};
 use rayon::prelude::*;
 
 /// One signature to check.
@@ -14,6 +14,9 @@ pub struct BatchItem<'a> {
     pub param: ParamSet,
     /// Encoded public key.
     pub public_key: &'a [u8],
+    /// The key's `tr` where the caller holds the key ([`crate::VerifyingKey::tr`]): the check
+    /// then skips hashing the key. Ignored unless it belongs to `public_key` ([`crate::Tr`]).
+    pub tr: Option<Tr<'a>>,
     /// The signed message.
     pub message: &'a [u8],
     /// FIPS 204 context (empty on chain).
@@ -24,13 +27,23 @@ pub struct BatchItem<'a> {
 
 impl BatchItem<'_> {
     fn verify(&self) -> Result<bool, MlDsaError> {
-        mldsa::verify(
-            self.param,
-            self.public_key,
-            self.message,
-            self.context,
-            self.signature,
-        )
+        match self.tr {
+            Some(tr) => mldsa::verify_with_tr(
+                self.param,
+                self.public_key,
+                tr,
+                self.message,
+                self.context,
+                self.signature,
+            ),
+            None => mldsa::verify(
+                self.param,
+                self.public_key,
+                self.message,
+                self.context,
+                self.signature,
+            ),
+        }
     }
 }
 
@@ -95,15 +108,23 @@ mod tests {
             .map(|(i, m)| BatchItem {
                 param: keys[i % 3].param_set(),
                 public_key: keys[i % 3].verifying_key().as_bytes(),
+                // Every other item starts from the key's cached tr.
+                tr: (i % 2 == 0).then(|| keys[i % 3].verifying_key().tr()),
                 message: m,
                 context: b"",
                 signature: &sigs[i],
             })
             .collect();
-        // Item 7: wrong message; item 11: truncated signature; item 12: key of another set.
+        // Item 7: wrong message; item 11: truncated signature; item 12: key of another set (its
+        // tr stays that of the signer's key).
         items[7].message = b"not it";
         items[11].signature = &sigs[11][1..];
         items[12].public_key = keys[1].verifying_key().as_bytes();
+        // Item 15: the tr of another key of the same set, which is ignored (still valid); item
+        // 18: another key's bytes with the signer's tr (not valid: the tr does not vouch for them).
+        let other = SigningKey::from_seed(ParamSet::MlDsa44, &[9; 32]).unwrap();
+        items[15].tr = Some(other.verifying_key().tr());
+        items[18].public_key = other.verifying_key().as_bytes();
         for threads in [1, 2] {
             let v = BatchVerifier::new(threads).unwrap();
             assert_eq!(v.threads(), threads);
@@ -114,6 +135,7 @@ mod tests {
                     7 => assert_eq!(r, &Ok(false)),
                     11 => assert!(matches!(r, Err(MlDsaError::SignatureLength { .. }))),
                     12 => assert!(matches!(r, Err(MlDsaError::PublicKeyLength { .. }))),
+                    18 => assert_eq!(r, &Ok(false)),
                     _ => assert_eq!(r, &Ok(true), "item {i}"),
                 }
             }

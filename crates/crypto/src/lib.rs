@@ -4,6 +4,8 @@
 //!   hedged or deterministic (Algorithm 2/7), and verification (Algorithm 3/8) with a context
 //!   string, for ML-DSA-44, ML-DSA-65 and ML-DSA-87. The EVM precompile uses the empty context.
 //! - [`batch`]: verification of many signatures across cores, one result per item.
+//! - [`mu`]: verification that starts from a key's cached `tr` (Algorithm 8 from line 7), for
+//!   keys that sign again and again (a device's); the crate's only `unsafe` code, calling aws-lc.
 //! - [`hash`]: BLAKE3 work ids (SPEC section 2) and other domain-separated hashes.
 //! - [`keyfile`]: key files, created 0600, never printed.
 //!
@@ -20,9 +22,11 @@ pub mod batch;
 pub mod hash;
 pub mod keyfile;
 pub mod mldsa;
+pub mod mu;
 
 pub use batch::{BatchItem, BatchVerifier, verify_batch};
 pub use hash::{proof_work_id, work_id};
 pub use mldsa::{
-    MAX_CONTEXT_LEN, MlDsaError, ParamSet, SEED_LEN, SigningKey, VerifyingKey, verify,
+    MAX_CONTEXT_LEN, MlDsaError, ParamSet, SEED_LEN, SigningKey, Tr, VerifyingKey, verify,
+    verify_with_tr,
 };

@@ -367,15 +367,73 @@ pub fn verify_with_libcrux(
     backend::verify_libcrux(param, pk, msg, ctx, sig)
 }
 
+/// [`verify`] starting from the key's `tr` (FIPS 204 Algorithm 8 from line 7, [`crate::mu`]):
+/// the same verdicts and errors, without hashing the key. A `tr` that does not belong to `pk`
+/// ([`Tr`]) is ignored and the key hashed as usual.
+pub fn verify_with_tr(
+    param: ParamSet,
+    pk: &[u8],
+    tr: Tr<'_>,
+    msg: &[u8],
+    ctx: &[u8],
+    sig: &[u8],
+) -> Result<bool, MlDsaError> {
+    check_lengths(param, pk, ctx, sig)?;
+    if !tr.belongs_to(pk) {
+        return backend::verify(param, pk, msg, ctx, sig);
+    }
+    let mu = crate::mu::mu(tr.tr, ctx, msg);
+    Ok(crate::mu::verify_mu(param, pk, &mu, sig))
+}
+
 /// An ML-DSA public key of a known parameter set, length-checked.
 ///
 /// The bytes are shared: a key is cloned with every copy of the chain state that holds it (a
 /// validator keeps one per unfinalized block), and a 1,952-byte copy per device per block was a
-/// measured cost with four validators (docs/PERFORMANCE.md).
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// measured cost with four validators (docs/PERFORMANCE.md). So is `tr = H(pk)`, computed at most
+/// once per key ([`VerifyingKey::tr`]) and shared the same way.
+#[derive(Clone)]
 pub struct VerifyingKey {
     param: ParamSet,
-    bytes: std::sync::Arc<[u8]>,
+    inner: std::sync::Arc<KeyInner>,
+}
+
+struct KeyInner {
+    bytes: Box<[u8]>,
+    tr: std::sync::OnceLock<[u8; crate::mu::LEN]>,
+}
+
+impl PartialEq for VerifyingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.param == other.param && self.inner.bytes == other.inner.bytes
+    }
+}
+
+impl Eq for VerifyingKey {}
+
+impl std::hash::Hash for VerifyingKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.param.hash(state);
+        self.inner.bytes.hash(state);
+    }
+}
+
+/// A key's `tr = H(pk, 64)` (FIPS 204 Algorithm 8, line 6), from [`VerifyingKey::tr`].
+///
+/// It remembers the key bytes it belongs to: [`verify_with_tr`] uses it only for those same bytes
+/// (the same allocation), and otherwise verifies as [`verify`] does, so a `Tr` handed in with
+/// another key cannot change a verdict.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr<'a> {
+    tr: &'a [u8; crate::mu::LEN],
+    key: &'a [u8],
+}
+
+impl Tr<'_> {
+    /// Whether this is the `tr` of exactly `pk` (the same bytes in memory, not a copy).
+    fn belongs_to(&self, pk: &[u8]) -> bool {
+        std::ptr::eq(self.key, pk)
+    }
 }
 
 impl VerifyingKey {
@@ -388,10 +446,17 @@ impl VerifyingKey {
                 got: bytes.len(),
             });
         }
-        Ok(Self {
+        Ok(Self::wrap(param, bytes.into()))
+    }
+
+    fn wrap(param: ParamSet, bytes: Box<[u8]>) -> Self {
+        Self {
             param,
-            bytes: bytes.into(),
-        })
+            inner: std::sync::Arc::new(KeyInner {
+                bytes,
+                tr: std::sync::OnceLock::new(),
+            }),
+        }
     }
 
     /// The parameter set.
@@ -401,19 +466,46 @@ impl VerifyingKey {
 
     /// The encoded key.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.inner.bytes
     }
 
-    /// Verifies a signature; see [`verify`].
+    /// `tr = H(pk, 64)`, computed on the first call and kept with the key (and its clones).
+    /// Verifying with it ([`verify_with_tr`], [`crate::BatchItem::tr`]) skips hashing the key,
+    /// about a tenth of an ML-DSA-65 verification. The chain computes it when a device is
+    /// registered, so that the device's proofs never hash its key.
+    pub fn tr(&self) -> Tr<'_> {
+        Tr {
+            tr: self
+                .inner
+                .tr
+                .get_or_init(|| crate::mu::tr(&self.inner.bytes)),
+            key: &self.inner.bytes,
+        }
+    }
+
+    /// Verifies a signature; see [`verify`]. Uses the key's `tr` if it was computed already.
     pub fn verify(&self, msg: &[u8], ctx: &[u8], sig: &[u8]) -> Result<bool, MlDsaError> {
-        verify(self.param, &self.bytes, msg, ctx, sig)
+        match self.inner.tr.get() {
+            Some(tr) => verify_with_tr(
+                self.param,
+                self.as_bytes(),
+                Tr {
+                    tr,
+                    key: self.as_bytes(),
+                },
+                msg,
+                ctx,
+                sig,
+            ),
+            None => verify(self.param, self.as_bytes(), msg, ctx, sig),
+        }
     }
 
     /// A short, stable fingerprint for display: the first 8 bytes of BLAKE3(param id ‖ key).
     pub fn fingerprint(&self) -> String {
         let mut h = blake3::Hasher::new();
         h.update(&[self.param.id()]);
-        h.update(&self.bytes);
+        h.update(self.as_bytes());
         hex::encode(h.finalize().as_bytes().get(..8).unwrap_or_default())
     }
 }
@@ -445,10 +537,7 @@ impl SigningKey {
             param,
             seed: Zeroizing::new(seed),
             expanded: Zeroizing::new(sk),
-            public: VerifyingKey {
-                param,
-                bytes: pk.into(),
-            },
+            public: VerifyingKey::wrap(param, pk.into_boxed_slice()),
         })
     }
 

@@ -163,6 +163,7 @@ fn run() -> Result<(), String> {
             BatchItem {
                 param: a.param,
                 public_key: k.verifying_key().as_bytes(),
+                tr: None,
                 message: m,
                 context: b"",
                 signature: s,

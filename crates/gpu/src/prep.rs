@@ -413,6 +413,7 @@ mod tests {
         let item = |pk: &'static [u8], msg: &'static [u8], ctx: &'static [u8]| BatchItem {
             param: p,
             public_key: pk,
+            tr: None,
             message: msg,
             context: ctx,
             signature: sig,

@@ -68,6 +68,7 @@ impl Owned {
         BatchItem {
             param: self.param,
             public_key: &self.pk,
+            tr: None,
             message: &self.msg,
             context: &self.ctx,
             signature: &self.sig,

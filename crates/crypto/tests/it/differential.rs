@@ -75,6 +75,9 @@ pub fn rustcrypto_sign_mu(param: ParamSet, seed: &[u8], mu: &[u8]) -> Vec<u8> {
 fn all_agree(param: ParamSet, pk: &[u8], msg: &[u8], ctx: &[u8], sig: &[u8]) -> bool {
     let ours = verify(param, pk, msg, ctx, sig).unwrap();
     let lc = poai_crypto::mldsa::verify_with_libcrux(param, pk, msg, ctx, sig).unwrap();
+    let key = poai_crypto::VerifyingKey::from_bytes(param, pk).unwrap();
+    let from_tr = poai_crypto::verify_with_tr(param, key.as_bytes(), key.tr(), msg, ctx, sig);
+    assert_eq!(Ok(ours), from_tr, "{param}: poai vs poai from a cached tr");
     let rc = rustcrypto_verify(param, pk, msg, ctx, sig);
     let fp = fips204_verify(param, pk, msg, ctx, sig);
     assert_eq!(ours, lc, "{param}: poai vs libcrux");

@@ -1,8 +1,9 @@
 //! Wycheproof ML-DSA-44/65 vectors (C2SP/wycheproof testvectors_v1; provenance in
 //! testdata/PROVENANCE.md), run through `poai_crypto`'s public API: `verify` (what the
-//! precompile and the chain call) and `SigningKey::from_seed` + `sign_with_rnd`.
+//! precompile and the chain call), `verify_with_tr` (a device's proofs) and `SigningKey::from_seed` +
+//! `sign_with_rnd`.
 
-use poai_crypto::{MlDsaError, ParamSet, SigningKey, verify};
+use poai_crypto::{MlDsaError, ParamSet, SigningKey, VerifyingKey, verify};
 use serde::Deserialize;
 
 fn path(file: &str) -> String {
@@ -89,6 +90,24 @@ fn run_verify(file: &str, param: ParamSet) {
                 &h(&t.sig),
             );
             assert_eq!(got, lc, "{file} tc {}: backends disagree", t.tc_id);
+            // Starting from the key's cached tr (poai_crypto::mu) must not change a verdict.
+            if let Ok(key) = VerifyingKey::from_bytes(param, &pk) {
+                let from_tr = poai_crypto::verify_with_tr(
+                    param,
+                    key.as_bytes(),
+                    key.tr(),
+                    &h(&t.msg),
+                    &h(&t.ctx),
+                    &h(&t.sig),
+                );
+                assert_eq!(got, from_tr, "{file} tc {}: cached tr disagrees", t.tc_id);
+                assert_eq!(
+                    got,
+                    key.verify(&h(&t.msg), &h(&t.ctx), &h(&t.sig)),
+                    "{file} tc {}: VerifyingKey::verify with its tr",
+                    t.tc_id
+                );
+            }
             match t.result.as_str() {
                 "valid" => {
                     valid += 1;
