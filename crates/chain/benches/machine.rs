@@ -3,6 +3,10 @@
 //! execution (`propose`: every rule, payouts, state root). Storage is the node's (`poai bench`
 //! measures the whole path with the redb commit; docs/PERFORMANCE.md).
 //!
+//! Also the cost of copying the state as the spent set grows (`state_clone`): a validator copies
+//! it for every block it builds or checks. Beside it, a plain `HashSet` of the same ids, which is
+//! what the state held before the spent set was split into shared levels.
+//!
 //! Run: `cargo bench -p poai-chain --bench machine -- --warm-up-time 1 --measurement-time 3`.
 
 // Bench code: a failed unwrap is a failed bench, which is what we want.
@@ -21,9 +25,8 @@ use std::hint::black_box;
 const MINERS: usize = 100;
 const PER_MINER: usize = 10;
 
-fn setup() -> (Machine, State, Vec<Transaction>) {
-    let step = 3600;
-    let genesis = Genesis {
+fn genesis(step: u64) -> Genesis {
+    Genesis {
         chain_id: ChainId(7),
         genesis_time: 1_800_000_000,
         emission_genesis_height: 1,
@@ -36,7 +39,12 @@ fn setup() -> (Machine, State, Vec<Transaction>) {
         accounts: Vec::new(),
         ai: Default::default(),
         consensus: None,
-    };
+    }
+}
+
+fn setup() -> (Machine, State, Vec<Transaction>) {
+    let step = 3600;
+    let genesis = genesis(step);
     let machine = Machine::new();
     let mut state = State::from_genesis(&genesis);
     genesis_block(&mut state);
@@ -130,5 +138,57 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// A state that has spent `n` work ids: loaded from storage with `n - 10,000`, then 20 blocks of
+/// 500 proofs, as a running node's is.
+fn aged_state(n: u64) -> State {
+    let genesis = genesis(3600);
+    let base = State::from_genesis(&genesis);
+    let id = |i: u64| {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&i.to_be_bytes());
+        poai_primitives::WorkId(b)
+    };
+    let loaded = n.saturating_sub(10_000);
+    let mut s = State::from_parts(
+        genesis,
+        base.meta(),
+        Default::default(),
+        Default::default(),
+        (0..loaded).map(id).collect(),
+        Default::default(),
+        Default::default(),
+    );
+    for block in 0..20u64 {
+        for i in 0..500 {
+            assert!(s.mark_spent(id(loaded + block * 500 + i)));
+        }
+        s.clear_journal();
+    }
+    assert_eq!(s.spent_count(), usize::try_from(n).unwrap());
+    s
+}
+
+fn state_clone(c: &mut Criterion) {
+    let mut g = c.benchmark_group("state_clone");
+    g.sample_size(10);
+    for n in [100_000u64, 1_000_000] {
+        let state = aged_state(n);
+        let plain: std::collections::HashSet<poai_primitives::WorkId> = (0..n)
+            .map(|i| {
+                let mut b = [0u8; 32];
+                b[..8].copy_from_slice(&i.to_be_bytes());
+                poai_primitives::WorkId(b)
+            })
+            .collect();
+        g.bench_function(format!("spent={n}/impl=state"), |b| {
+            b.iter(|| black_box(&state).clone())
+        });
+        g.bench_function(format!("spent={n}/impl=hashset"), |b| {
+            b.iter(|| black_box(&plain).clone())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, state_clone);
 criterion_main!(benches);

@@ -34,6 +34,7 @@ pub mod hash;
 mod leafmap;
 pub mod machine;
 pub mod relay;
+mod spentset;
 pub mod state;
 pub mod tx;
 pub mod validator;

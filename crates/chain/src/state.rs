@@ -29,6 +29,7 @@ use crate::codec::{CodecError, Reader, Writer};
 use crate::genesis::Genesis;
 use crate::hash::{Hash32, hash_tagged};
 use crate::leafmap::{Leaf, LeafKey, LeafMap};
+use crate::spentset::SpentSet;
 use crate::validator::{Validator, ValidatorInfo};
 use poai_crypto::{ParamSet, VerifyingKey};
 use poai_economics::{Emission, LP_ALLOCATION, MiningLedger};
@@ -279,7 +280,7 @@ pub struct State {
     meta: Meta,
     accounts: LeafMap<Address, Account>,
     devices: LeafMap<DeviceId, Device>,
-    spent: HashSet<WorkId>,
+    spent: SpentSet,
     ai: crate::ai::AiState,
     validators: LeafMap<[u8; 32], Validator>,
     journal: Journal,
@@ -389,7 +390,7 @@ impl State {
             meta,
             accounts: LeafMap::from_map(ACCOUNTS_TAG, accounts),
             devices: LeafMap::from_map(DEVICES_TAG, devices),
-            spent,
+            spent: SpentSet::from_set(spent),
             ai,
             validators: LeafMap::from_map(VALIDATORS_TAG, validators),
             journal: Journal::default(),
@@ -608,7 +609,7 @@ impl State {
             };
         }
         for id in j.spent {
-            self.spent.remove(&id);
+            self.spent.forget(&id);
         }
         if let Some(m) = j.meta {
             self.meta = m;
@@ -644,10 +645,13 @@ impl State {
         }
     }
 
-    /// Forgets the journal: the changes are committed.
+    /// Forgets the journal: the changes are committed. Also the point between blocks where the
+    /// spent set may freeze its recent ids ([`SpentSet::seal`]): nothing journaled is left to
+    /// roll back.
     pub fn clear_journal(&mut self) {
         self.journal = Journal::default();
         self.ai.clear_journal();
+        self.spent.seal();
     }
 
     /// [`State::changes`] then [`State::clear_journal`].
