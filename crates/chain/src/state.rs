@@ -319,6 +319,13 @@ impl Leaf for Device {
     fn leaf_encoding(&self) -> Vec<u8> {
         self.encode()
     }
+
+    /// The encoding starts `miner ‖ param ‖ key` ([`Device::encode`]), so those bytes stay while
+    /// the miner and key do; a proof changes only the row after them.
+    fn same_leading_bytes(&self, old: &Self, n: usize) -> bool {
+        let lead = 20 + 1 + self.key.as_bytes().len();
+        n <= lead && self.miner == old.miner && self.key == old.key
+    }
 }
 
 impl Leaf for Validator {
@@ -709,6 +716,64 @@ mod tests {
     use super::*;
     use crate::genesis::GenesisAccount;
     use poai_primitives::ChainId;
+
+    /// A device rewritten with new counters, another key of the same set, another set, another
+    /// miner: its leaf is always the one a fresh state computes from scratch (the leaf reuses
+    /// the hash of its first chunk only while miner and key stay).
+    #[test]
+    fn device_leaves_follow_every_change() {
+        let g = genesis();
+        let key = |p: ParamSet, seed: u8| {
+            poai_crypto::SigningKey::from_seed(p, &[seed; 32])
+                .unwrap()
+                .verifying_key()
+                .clone()
+        };
+        let first = Device {
+            miner: Address([1; 20]),
+            key: key(ParamSet::MlDsa65, 1),
+            tier: PrivacyLevel::Confidential,
+            trust_score: 90,
+            kind: 1,
+            registered_at: 5,
+            last_proof_at: None,
+            proofs: 0,
+            paid: 0,
+        };
+        let id = DeviceId([9; 32]);
+        let mut s = State::from_genesis(&g);
+        s.set_device(id, first.clone());
+        let rewrites = [
+            Device {
+                proofs: 1,
+                last_proof_at: Some(70),
+                paid: 12,
+                ..first.clone()
+            },
+            Device {
+                key: key(ParamSet::MlDsa65, 2),
+                ..first.clone()
+            },
+            Device {
+                key: key(ParamSet::MlDsa87, 2),
+                ..first.clone()
+            },
+            Device {
+                key: key(ParamSet::MlDsa44, 3),
+                ..first.clone()
+            },
+            Device {
+                miner: Address([2; 20]),
+                ..first.clone()
+            },
+            first.clone(),
+        ];
+        for d in rewrites {
+            s.set_device(id, d.clone());
+            let fresh = LeafMap::from_map(DEVICES_TAG, [(id, d)].into_iter().collect());
+            assert_eq!(s.devices.commit(), fresh.commit());
+        }
+    }
 
     pub(crate) fn genesis() -> Genesis {
         Genesis {

@@ -60,6 +60,9 @@ pub(crate) fn verify_mu(param: ParamSet, pk: &[u8], mu: &[u8; LEN], sig: &[u8]) 
         ParamSet::MlDsa65 => sys::NID_MLDSA65,
         ParamSet::MlDsa87 => sys::NID_MLDSA87,
     };
+    // aws-lc initialises itself when loaded; this makes sure of it (a `Once`) the way aws-lc-rs's
+    // own entry points do, so CPU feature detection has run before the first call here.
+    aws_lc_rs::init();
     // SAFETY: every pointer passed is either valid for the length passed beside it (`pk`, `sig`,
     // `mu` are live Rust slices) or null where the API allows it (no engine). The key and the
     // context are owned here: each is checked for null before use and freed exactly once below;
