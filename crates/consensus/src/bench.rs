@@ -214,11 +214,12 @@ impl Plan {
             block_ms: args.block_ms,
             pace,
         };
+        let max = window_blocks();
         match paced_blocks(&plan) {
-            Some(blocks) if blocks > window_blocks() => Err(ArgsError::Rate {
+            Some(blocks) if blocks > max => Err(ArgsError::Rate {
                 rate: args.rate,
                 blocks,
-                max: window_blocks(),
+                max,
             }),
             _ => Ok(plan),
         }

@@ -382,7 +382,7 @@ pub fn verify_with_tr(
     if !tr.belongs_to(pk) {
         return backend::verify(param, pk, msg, ctx, sig);
     }
-    let mu = crate::mu::mu(tr.tr, ctx, msg);
+    let mu = crate::mu::mu(tr.tr, ctx, msg)?;
     Ok(crate::mu::verify_mu(param, pk, &mu, sig))
 }
 
@@ -477,11 +477,16 @@ impl VerifyingKey {
     /// about a tenth of an ML-DSA-65 verification. The chain computes it when a device is
     /// registered, so that the device's proofs never hash its key.
     pub fn tr(&self) -> Tr<'_> {
+        let tr = self
+            .inner
+            .tr
+            .get_or_init(|| crate::mu::tr(&self.inner.bytes));
+        self.tr_of(tr)
+    }
+
+    fn tr_of<'a>(&'a self, tr: &'a [u8; crate::mu::LEN]) -> Tr<'a> {
         Tr {
-            tr: self
-                .inner
-                .tr
-                .get_or_init(|| crate::mu::tr(&self.inner.bytes)),
+            tr,
             key: &self.inner.bytes,
         }
     }
@@ -489,17 +494,7 @@ impl VerifyingKey {
     /// Verifies a signature; see [`verify`]. Uses the key's `tr` if it was computed already.
     pub fn verify(&self, msg: &[u8], ctx: &[u8], sig: &[u8]) -> Result<bool, MlDsaError> {
         match self.inner.tr.get() {
-            Some(tr) => verify_with_tr(
-                self.param,
-                self.as_bytes(),
-                Tr {
-                    tr,
-                    key: self.as_bytes(),
-                },
-                msg,
-                ctx,
-                sig,
-            ),
+            Some(tr) => verify_with_tr(self.param, self.as_bytes(), self.tr_of(tr), msg, ctx, sig),
             None => verify(self.param, self.as_bytes(), msg, ctx, sig),
         }
     }

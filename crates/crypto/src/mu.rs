@@ -20,7 +20,7 @@
 //! | lines 8-16 of Algorithm 8 | aws-lc, [`verify_mu`] |
 #![allow(unsafe_code)]
 
-use crate::mldsa::ParamSet;
+use crate::mldsa::{MlDsaError, ParamSet};
 use aws_lc_sys as sys;
 use sha3::Shake256;
 use sha3::digest::{ExtendableOutput, Update, XofReader};
@@ -39,16 +39,16 @@ fn shake256_64(parts: &[&[u8]]) -> [u8; LEN] {
     out
 }
 
-/// `tr = H(pk, 64)` (Algorithm 8, line 6).
-pub(crate) fn tr(pk: &[u8]) -> [u8; LEN] {
+/// `tr = H(pk, 64)` (Algorithm 8, line 6). Also what the GPU backend hashes on the host.
+pub fn tr(pk: &[u8]) -> [u8; LEN] {
     shake256_64(&[pk])
 }
 
 /// `μ = H(tr ‖ M′, 64)` with `M′ = 0x00 ‖ len(ctx) ‖ ctx ‖ msg` (Algorithm 3 line 5, Algorithm 8
-/// line 7). The caller has checked that `ctx` is at most 255 bytes.
-pub(crate) fn mu(tr: &[u8; LEN], ctx: &[u8], msg: &[u8]) -> [u8; LEN] {
-    let ctx_len = u8::try_from(ctx.len()).unwrap_or(u8::MAX);
-    shake256_64(&[tr, &[0, ctx_len], ctx, msg])
+/// line 7). A context over 255 bytes has no `M′`: [`MlDsaError::ContextTooLong`].
+pub fn mu(tr: &[u8; LEN], ctx: &[u8], msg: &[u8]) -> Result<[u8; LEN], MlDsaError> {
+    let ctx_len = u8::try_from(ctx.len()).map_err(|_| MlDsaError::ContextTooLong(ctx.len()))?;
+    Ok(shake256_64(&[tr, &[0, ctx_len], ctx, msg]))
 }
 
 /// Lines 8-16 of Algorithm 8 in aws-lc: does `sig` verify under `pk` for message representative
@@ -99,16 +99,16 @@ mod tests {
             for ctx in [&b""[..], b"poai", &[7u8; 255][..]] {
                 let sig = sk.sign(b"msg", ctx).unwrap();
                 assert!(
-                    verify_mu(p, pk, &mu(&t, ctx, b"msg"), &sig),
+                    verify_mu(p, pk, &mu(&t, ctx, b"msg").unwrap(), &sig),
                     "{p} ctx {}",
                     ctx.len()
                 );
-                assert!(!verify_mu(p, pk, &mu(&t, ctx, b"msG"), &sig));
-                assert!(!verify_mu(p, pk, &mu(&t, b"other", b"msg"), &sig));
+                assert!(!verify_mu(p, pk, &mu(&t, ctx, b"msG").unwrap(), &sig));
+                assert!(!verify_mu(p, pk, &mu(&t, b"other", b"msg").unwrap(), &sig));
                 // A `tr` of another key binds another key: the signature no longer verifies.
                 let other = SigningKey::from_seed(p, &[0xaa; 32]).unwrap();
                 let wrong = tr(other.verifying_key().as_bytes());
-                assert!(!verify_mu(p, pk, &mu(&wrong, ctx, b"msg"), &sig));
+                assert!(!verify_mu(p, pk, &mu(&wrong, ctx, b"msg").unwrap(), &sig));
             }
         }
     }
@@ -119,7 +119,7 @@ mod tests {
         let p = ParamSet::MlDsa65;
         let sk = SigningKey::from_seed(p, &[1; 32]).unwrap();
         let sig = sk.sign(b"m", b"").unwrap();
-        let m = mu(&tr(sk.verifying_key().as_bytes()), b"", b"m");
+        let m = mu(&tr(sk.verifying_key().as_bytes()), b"", b"m").unwrap();
         assert!(!verify_mu(p, &[0xff; 1952], &m, &sig));
         assert!(!verify_mu(
             p,

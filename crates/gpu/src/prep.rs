@@ -13,10 +13,9 @@
 
 use crate::GpuError;
 use crate::buf::{HostBuf, Pool};
+use poai_crypto::mu;
 use poai_crypto::{BatchItem, MAX_CONTEXT_LEN, MlDsaError, ParamSet};
 use rayon::prelude::*;
-use sha3::Shake256;
-use sha3::digest::{ExtendableOutput, Update, XofReader};
 use std::collections::HashMap;
 
 /// The numbers of a parameter set that the host needs (FIPS 204 Table 1).
@@ -146,17 +145,6 @@ pub(crate) fn hint_is_valid(y: &[u8], omega: usize, k: usize) -> bool {
     }
     y.get(index..omega)
         .is_some_and(|rest| rest.iter().all(|&b| b == 0))
-}
-
-/// SHAKE256 of the concatenation of `parts`, 64 bytes out.
-pub(crate) fn shake256_64(parts: &[&[u8]]) -> [u8; 64] {
-    let mut h = Shake256::default();
-    for p in parts {
-        h.update(p);
-    }
-    let mut out = [0u8; 64];
-    h.finalize_xof().read(&mut out);
-    out
 }
 
 /// A hasher for slice addresses: one multiply. Addresses come from the caller's allocator, not
@@ -342,11 +330,11 @@ pub(crate) fn pack(
         let mut trs: HashMap<u32, [u8; 64]> = HashMap::new();
         for ((it, &k), dst) in chosen.iter().zip(&key_idx).zip(mu_out.chunks_mut(64)) {
             if tail(it) > HOST_MU_ABOVE {
-                let tr = *trs
-                    .entry(k)
-                    .or_insert_with(|| shake256_64(&[it.public_key]));
-                let ctx_len = u8::try_from(it.context.len()).unwrap_or(u8::MAX);
-                dst.copy_from_slice(&shake256_64(&[&tr, &[0, ctx_len], it.context, it.message]));
+                let tr = *trs.entry(k).or_insert_with(|| mu::tr(it.public_key));
+                // `precheck` answered contexts over 255 bytes itself; none reaches here.
+                if let Ok(m) = mu::mu(&tr, it.context, it.message) {
+                    dst.copy_from_slice(&m);
+                }
             }
         }
     }
@@ -443,9 +431,9 @@ mod tests {
                 &packed.msgs().unwrap()[..15],
                 b"\x00\x00m\x00\x02cxmsg\x00\x00\x00\x01c"
             );
-            let tr = shake256_64(&[a]);
-            let mu = packed.mu().unwrap();
-            assert_eq!(&mu[3 * 64..4 * 64], shake256_64(&[&tr, &[0, 0], long]));
+            let tr = mu::tr(a);
+            let host_mu = packed.mu().unwrap();
+            assert_eq!(&host_mu[3 * 64..4 * 64], mu::mu(&tr, b"", long).unwrap());
             packed.recycle(&pool);
         }
     }
