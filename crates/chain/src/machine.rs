@@ -40,6 +40,7 @@ use poai_primitives::{Address, DeviceId, WorkId};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// At most this many proofs per miner per block.
 pub const MAX_PROOFS_PER_MINER_PER_BLOCK: usize = 10;
@@ -109,11 +110,14 @@ impl Prepared {
     }
 
     /// Who is rate-limited for it: the sender of an account transaction, the device's miner for a
-    /// proof (`None` if the device is unknown).
+    /// proof (`None` if the device is unknown); for a proof whose signature checked, the miner
+    /// it checked under, that is, in the state it was prepared against.
     pub fn sender(&self, state: &State) -> Option<Address> {
-        match &self.tx {
-            Transaction::Account(tx) => Some(tx.sender()),
-            Transaction::Proof(p) => state.device(&p.proof.device_id).map(|d| d.miner),
+        match (&self.tx, self.sig) {
+            // The signature check looked the device up already: its miner is in the verdict.
+            (Transaction::Proof(_), SigCheck::Valid(owner)) => Some(owner),
+            (Transaction::Account(tx), _) => Some(tx.sender()),
+            (Transaction::Proof(p), _) => state.device(&p.proof.device_id).map(|d| d.miner),
         }
     }
 
@@ -216,11 +220,14 @@ pub trait SignatureVerifier: Send + Sync {
 }
 
 /// The A-chain state machine. Holds only configuration: the verifier for real TEE evidence and
-/// the batch signature verifier.
+/// the batch signature verifier; and a count of the signatures it checked.
 #[derive(Clone, Default)]
 pub struct Machine {
     evidence: Option<Arc<dyn EvidenceVerifier>>,
     signatures: Option<Arc<dyn SignatureVerifier>>,
+    /// Signatures checked by this machine and its clones (they share it). Signature checks are
+    /// most of a validator's work; the count shows whether any is done twice.
+    checked: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Machine {
@@ -233,6 +240,17 @@ impl std::fmt::Debug for Machine {
 }
 
 impl Machine {
+    /// Signatures checked so far by this machine and its clones (ML-DSA verifications, each
+    /// batch item and each single check counted once).
+    pub fn signatures_checked(&self) -> u64 {
+        self.checked.load(Ordering::Relaxed)
+    }
+
+    fn count_checks(&self, n: usize) {
+        self.checked
+            .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
     /// A machine that accepts only dev evidence (where genesis allows it).
     pub fn new() -> Self {
         Self::default()
@@ -242,7 +260,7 @@ impl Machine {
     pub fn with_evidence_verifier(verifier: Arc<dyn EvidenceVerifier>) -> Self {
         Self {
             evidence: Some(verifier),
-            signatures: None,
+            ..Self::default()
         }
     }
 
@@ -311,6 +329,33 @@ impl Machine {
         slots.into_iter().flatten().collect()
     }
 
+    /// Why `tx` can never again be included on top of `state`, if that is known without its
+    /// signature: a proof whose work id is spent, an account transaction whose nonce is used.
+    /// Admission asks this before the signature check, which is by far the dearest part of
+    /// admitting a transaction: a copy that arrives after its block was final (gossip behind
+    /// consensus, a peer or client resending it) then costs a hash lookup, not a verification.
+    /// `None` says nothing about validity: the transaction still goes through
+    /// [`Machine::prepare`] and [`Machine::check`].
+    pub fn settled(state: &State, tx: &Transaction) -> Option<TxError> {
+        let chain_id = state.genesis().chain_id;
+        match tx {
+            Transaction::Proof(p) => {
+                let work_id = proof_work_id(&p.proof, chain_id);
+                state
+                    .is_spent(&work_id)
+                    .then_some(TxError::WorkIdSpent { work_id })
+            }
+            Transaction::Account(t) if t.body.chain_id == chain_id => {
+                let expected = state.account(&t.sender()).nonce;
+                (t.body.nonce < expected).then_some(TxError::BadNonce {
+                    expected,
+                    got: t.body.nonce,
+                })
+            }
+            Transaction::Account(_) => None,
+        }
+    }
+
     /// Hashes and checks the signatures of `txs` against `state`, in parallel.
     pub fn prepare(&self, state: &State, txs: Vec<Transaction>) -> Vec<Prepared> {
         let hashes = Self::tx_hashes(&txs);
@@ -368,6 +413,7 @@ impl Machine {
             });
             owners.push(owner);
         }
+        self.count_checks(items.len());
         let verdicts = match &self.signatures {
             Some(v) => v.verify_batch(&items),
             None => verify_batch(&items),
@@ -412,7 +458,7 @@ impl Machine {
     ) -> Result<Plan, TxError> {
         match &p.tx {
             Transaction::Account(tx) => self.plan_account(state, ctx, tx, p.sig, p.hash),
-            Transaction::Proof(proof) => plan_proof(state, ctx, counters, proof, p.sig),
+            Transaction::Proof(proof) => plan_proof(self, state, ctx, counters, proof, p.sig),
         }
     }
 
@@ -435,7 +481,10 @@ impl Machine {
         let valid = match sig {
             SigCheck::Valid(_) => true,
             SigCheck::Invalid => false,
-            SigCheck::Unchecked => tx.verify(),
+            SigCheck::Unchecked => {
+                self.count_checks(1);
+                tx.verify()
+            }
         };
         if !valid {
             return Err(TxError::TxSignatureInvalid { sender });
@@ -881,6 +930,7 @@ fn pay_fee(state: &mut State, ctx: &BlockContext, fee: u128) {
 }
 
 fn plan_proof(
+    machine: &Machine,
     state: &State,
     ctx: &BlockContext,
     counters: &BlockCounters,
@@ -896,10 +946,13 @@ fn plan_proof(
     let valid = match sig {
         SigCheck::Valid(owner) if owner == device.miner => true,
         SigCheck::Invalid => false,
-        _ => matches!(
-            device.key.verify(&tx.message(chain_id), &[], &tx.signature),
-            Ok(true)
-        ),
+        _ => {
+            machine.count_checks(1);
+            matches!(
+                device.key.verify(&tx.message(chain_id), &[], &tx.signature),
+                Ok(true)
+            )
+        }
     };
     if !valid {
         return Err(TxError::ProofSignatureInvalid {

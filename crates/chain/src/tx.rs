@@ -327,8 +327,40 @@ impl Transaction {
 
     /// The transaction hash: BLAKE3 under `poai/txid/v1` of the encoding.
     pub fn hash(&self) -> TxHash {
-        hash_tagged(b"poai/txid/v1", &[&self.encode()])
+        match self {
+            // The encoding's pieces are hashed where they lie: a proof's signature (most of
+            // its 3.4 KB) is not first copied into a fresh buffer, once per transaction per
+            // validator.
+            Self::Proof(p) => {
+                let proof = p.proof.encode();
+                hash_tagged(
+                    b"poai/txid/v1",
+                    &[
+                        &[0x02],
+                        &prefix(proof.len()),
+                        &proof,
+                        &p.beneficiary.0,
+                        &prefix(p.signature.len()),
+                        &p.signature,
+                    ],
+                )
+            }
+            Self::Account(_) => hash_tagged(b"poai/txid/v1", &[&self.encode()]),
+        }
     }
+
+    /// The length of [`Transaction::encode`], without building a proof's encoding.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Self::Proof(p) => 1 + 4 + p.proof.encoded_len() + 20 + 4 + p.signature.len(),
+            Self::Account(_) => self.encode().len(),
+        }
+    }
+}
+
+/// A length prefix as [`Writer::bytes`] writes it.
+fn prefix(len: usize) -> [u8; 4] {
+    u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes()
 }
 
 /// The address of an ML-DSA public key: the first 20 bytes of
@@ -472,6 +504,28 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The hash streamed from a proof's pieces and the length computed without encoding
+        /// match the encoding, for any field values (evidence and signature of any length).
+        #[test]
+        fn proof_hash_and_length_follow_the_encoding(
+            device in proptest::prelude::any::<[u8; 32]>(),
+            timestamp in proptest::prelude::any::<u64>(),
+            minutes in proptest::prelude::any::<u32>(),
+            evidence in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+            beneficiary in proptest::prelude::any::<[u8; 20]>(),
+            signature in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..5000),
+        ) {
+            let mut wp = proof();
+            wp.device_id = DeviceId(device);
+            wp.timestamp = timestamp;
+            wp.compute_minutes = minutes;
+            wp.tee_evidence = evidence;
+            let t = Transaction::Proof(ProofTx { proof: wp, beneficiary: Address(beneficiary), signature });
+            let bytes = t.encode();
+            proptest::prop_assert_eq!(t.encoded_len(), bytes.len());
+            proptest::prop_assert_eq!(t.hash(), hash_tagged(b"poai/txid/v1", &[&bytes]));
+        }
+
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
             if let Ok(tx) = Transaction::decode(&bytes) {

@@ -98,28 +98,37 @@ where
 {
     shared.enable_gossip();
     let mut early = Early::default();
+    // The flush deadline outlives each wait: restarting the timer on every received batch
+    // (as a fresh `sleep` per loop would) starves the outbox for as long as peers keep sending,
+    // which under load is the whole burst, and leaves the proposer's own transactions unknown
+    // to the validators that must check its block.
+    let mut next_flush = clock.current() + FLUSH_EVERY;
     loop {
-        let flush = clock.sleep(FLUSH_EVERY);
+        let flush = clock.sleep_until(next_flush);
         futures::pin_mut!(flush);
         let recv = receiver.recv();
         futures::pin_mut!(recv);
-        match futures::future::select(flush, recv).await {
-            futures::future::Either::Left(((), _)) => {
-                let txs = shared.take_gossip();
-                for batch in encode_batches(txs.iter().map(|(_, t)| t)) {
-                    sender.send(Recipients::All, batch, false);
-                }
-                early.retry(&shared, clock.current());
-            }
-            futures::future::Either::Right((Ok((_peer, msg)), _)) => {
-                // A bad batch from a peer is dropped; admission reports each transaction's own
-                // error to nobody (the sender's RPC already answered its client).
-                if let Ok(txs) = decode_batch(msg.as_ref()) {
-                    let (_, ahead) = shared.submit_from_peer(txs);
-                    early.keep(clock.current(), ahead);
-                }
-            }
+        let received = match futures::future::select(flush, recv).await {
+            futures::future::Either::Left(((), _)) => None,
+            futures::future::Either::Right((Ok((_peer, msg)), _)) => Some(msg),
             futures::future::Either::Right((Err(_), _)) => return,
+        };
+        // Flush first when due, so that checking a peer's batch (tens of milliseconds of
+        // signature checks) does not hold this node's own transactions back.
+        let now = clock.current();
+        if now >= next_flush {
+            let txs = shared.take_gossip();
+            for batch in encode_batches(txs.iter().map(|(_, t)| t)) {
+                sender.send(Recipients::All, batch, false);
+            }
+            early.retry(&shared, now);
+            next_flush = now + FLUSH_EVERY;
+        }
+        // A bad batch from a peer is dropped; admission reports each transaction's own error
+        // to nobody (the sender's RPC already answered its client).
+        if let Some(txs) = received.and_then(|msg| decode_batch(msg.as_ref()).ok()) {
+            let (_, ahead) = shared.submit_from_peer(txs);
+            early.keep(clock.current(), ahead);
         }
     }
 }
@@ -179,6 +188,101 @@ mod tests {
         early.keep(t0, many);
         assert_eq!(early.txs.len(), MAX_EARLY);
     }
+    /// Under a steady stream of a peer's batches (one every 10 ms, more often than
+    /// [`FLUSH_EVERY`]) this node's own transactions still go out within a flush interval: the
+    /// flush deadline outlives received messages. (A timer restarted for every message never
+    /// fired while peers kept sending, and proposers' transactions reached no one.)
+    #[test]
+    fn own_transactions_go_out_while_a_peer_keeps_sending() {
+        use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+        use commonware_p2p::simulated::{self, Link, Network};
+        use commonware_runtime::{
+            Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
+        };
+        use commonware_utils::{NZU32, NZUsize, Probability};
+        use futures::future::Either;
+
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        let txs = transfers(&shared, 0..2);
+        let runner = deterministic::Runner::new(
+            deterministic::Config::new()
+                .with_seed(5)
+                .with_timeout(Some(Duration::from_secs(60))),
+        );
+        runner.start(|context| async move {
+            let (a, b) = (PrivateKey::from_seed(0), PrivateKey::from_seed(1));
+            let (network, oracle) = Network::new_with_peers(
+                context.child("network"),
+                simulated::Config {
+                    max_size: MAX_MESSAGE_BYTES,
+                    max_peers_per_set: NZUsize!(2),
+                    disconnect_on_block: true,
+                    tracked_peer_sets: NZUsize!(1),
+                },
+                vec![a.public_key(), b.public_key()],
+            )
+            .await;
+            network.start();
+            let link = Link {
+                latency: Duration::from_millis(1),
+                jitter: Duration::ZERO,
+                success_rate: Probability::new(1, 1).unwrap(),
+            };
+            oracle
+                .add_link(a.public_key(), b.public_key(), link.clone())
+                .await
+                .unwrap();
+            oracle
+                .add_link(b.public_key(), a.public_key(), link)
+                .await
+                .unwrap();
+            let quota = Quota::per_second(NZU32!(100_000));
+            let (a_send, a_recv) = oracle
+                .control(a.public_key())
+                .register(0, quota)
+                .await
+                .unwrap();
+            let (mut b_send, mut b_recv) = oracle
+                .control(b.public_key())
+                .register(0, quota)
+                .await
+                .unwrap();
+            let s = shared.clone();
+            context
+                .child("gossip")
+                .spawn(move |ctx| run(ctx, s, a_send, a_recv));
+            // B sends A the first transfer every 10 ms (waiting in A's mempool after the
+            // first time, so each later copy costs A a hash lookup).
+            let flood = encode_batches(&txs[..1]).remove(0);
+            context.child("flood").spawn(move |ctx| async move {
+                loop {
+                    b_send.send(Recipients::All, flood.clone(), false);
+                    ctx.sleep(Duration::from_millis(10)).await;
+                }
+            });
+            context.sleep(Duration::from_millis(200)).await;
+            assert!(shared.mempool().contains(&txs[0].hash()));
+
+            // A client gives A the second transfer: B gets it within a flush interval and the
+            // link's latency, though B never stopped sending.
+            let sent = context.current();
+            assert!(shared.submit(txs[1..].to_vec())[0].is_ok());
+            let deadline = context.sleep(Duration::from_secs(1));
+            let msg =
+                match futures::future::select(Box::pin(b_recv.recv()), Box::pin(deadline)).await {
+                    Either::Left((Ok((_, msg)), _)) => msg,
+                    _ => panic!("A gossiped nothing in 1 s while B kept sending"),
+                };
+            let waited = context.current().duration_since(sent).unwrap();
+            assert_eq!(decode_batch(msg.as_ref()).unwrap(), txs[1..].to_vec());
+            assert!(
+                waited <= FLUSH_EVERY + Duration::from_millis(5),
+                "{waited:?}"
+            );
+        });
+    }
+
     use poai_chain::{Call, SignedTx, TxBody};
     use poai_crypto::{ParamSet, SigningKey};
 

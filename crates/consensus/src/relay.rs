@@ -325,10 +325,11 @@ impl Relay {
                         p.txs.get(i)?.is_none().then_some((i, tx))
                     })
                     .collect();
-                // Through the mempool first: each signature is checked once, here (execution
-                // reuses the verdict), and the same transactions arriving later by gossip cost
-                // a hash lookup. The mempool finds them by the hashes the block lists.
-                let _ = shared.submit_from_peer(answered.iter().map(|(_, t)| t.clone()).collect());
+                // Through the mempool first: execution reuses the verdict, and the same
+                // transactions arriving later by gossip cost a hash lookup (or, once final, a
+                // spent-set lookup). Checked here even if gossip is checking them at this very
+                // moment: a block waits. The mempool finds them by the hashes the block lists.
+                let _ = shared.submit_wanted(answered.iter().map(|(_, t)| t.clone()).collect());
                 p.fill_from(|h| shared.mempool().lookup(h));
                 // What admission refused fills the block as sent where it hashes to its slot
                 // (execution checks it).
@@ -383,11 +384,24 @@ impl Relay {
                 None => {}
             }
             if since(p.arrived) >= ASK_AFTER && p.asked.is_none_or(|t| since(t) >= ASK_AGAIN) {
-                let positions: Vec<u32> = p
+                // What this node is checking already (gossip got it first) reaches the mempool
+                // when that check ends: asking for it again would only check it twice.
+                let missing: Vec<(usize, TxHash)> = p
                     .missing()
                     .into_iter()
-                    .filter_map(|i| u32::try_from(i).ok())
+                    .filter_map(|i| Some((i, *p.hashes.get(i)?)))
                     .collect();
+                let hashes: Vec<TxHash> = missing.iter().map(|(_, h)| *h).collect();
+                let positions: Vec<u32> = missing
+                    .into_iter()
+                    .zip(shared.checking(&hashes))
+                    .filter(|(_, checking)| !checking)
+                    .filter_map(|((i, _), _)| u32::try_from(i).ok())
+                    .collect();
+                if positions.is_empty() {
+                    waiting.insert(d, p);
+                    continue;
+                }
                 shared
                     .metrics
                     .relay_txs_asked
@@ -608,6 +622,45 @@ mod tests {
         assert!(p.rb.tick(&b, t0 + 2 * ASK_AGAIN).is_empty());
         assert_eq!(assembled_counts(&b), (0, 0, 1));
         assert_eq!(b.metrics.relay_txs_asked.get(), 2);
+    }
+
+    #[test]
+    fn what_this_node_is_checking_already_is_not_asked_for() {
+        // B lacks the second and third, and is checking both (gossip got them first).
+        let mut p = pair(3, 1);
+        let (b, block) = (p.b.clone(), p.block.clone());
+        let hashes = block.inner().tx_hashes().to_vec();
+        let t0 = SystemTime::UNIX_EPOCH;
+        let msg = p.compact();
+        assert!(p.rb.receive(&b, peer(1), &msg, t0).is_none());
+        let held = b.hold_checking(&hashes[1..]);
+        // Both missing ones are being checked: nothing to ask, and the wait goes on.
+        assert!(p.rb.tick(&b, t0 + ASK_AFTER).is_empty());
+        // The check of the second ends without admitting it (refused, say): it is asked for.
+        drop(held);
+        let held = b.hold_checking(&hashes[2..]);
+        let asks = p.rb.tick(&b, t0 + ASK_AFTER + TICK);
+        assert_eq!(asks.len(), 1);
+        assert_eq!(
+            RelayMessage::decode(&asks[0].1).unwrap(),
+            RelayMessage::Want {
+                block: block.inner().hash(),
+                positions: vec![1],
+            }
+        );
+        assert_eq!(b.metrics.relay_txs_asked.get(), 1);
+        // The answer brings the second; the check of the third ends with it in the mempool,
+        // and the next tick completes the block.
+        drop(held);
+        let (_, answer) =
+            p.ra.receive(&p.a, peer(2), &asks[0].1, t0)
+                .expect("answered");
+        assert!(p.rb.receive(&b, peer(1), &answer, t0).is_none());
+        assert!(block_on(p.rb.find_by_digest(block.digest())).is_none());
+        assert!(b.submit_from_peer(p.txs[2..].to_vec()).0[0].is_ok());
+        assert!(p.rb.tick(&b, t0 + ASK_AFTER + 2 * TICK).is_empty());
+        let got = block_on(p.rb.find_by_digest(block.digest())).expect("assembled");
+        assert_eq!(got.inner().block(), block.inner().block());
     }
 
     #[test]

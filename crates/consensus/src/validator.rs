@@ -84,7 +84,8 @@ pub fn run(args: NodeArgs) -> Result<()> {
         }
         let height = v.shared.state().head().height;
         v.handle.stop().await?;
-        eprintln!("poai node: stopped at height {height}");
+        let checked = v.shared.machine.signatures_checked();
+        eprintln!("poai node: stopped at height {height} ({checked} signatures checked)");
         Ok(())
     })
 }

@@ -133,8 +133,9 @@ impl NodeArgs {
                 }
             }
             let height = *handle.heights().borrow();
+            let checked = handle.shared().machine.signatures_checked();
             handle.stop().await?;
-            eprintln!("poai node: stopped at height {height}");
+            eprintln!("poai node: stopped at height {height} ({checked} signatures checked)");
             Ok(())
         })
     }

@@ -103,7 +103,7 @@ impl Mempool {
         if self.entries.contains_key(&hash) {
             return Ok(hash);
         }
-        let size = prepared.tx().encode().len();
+        let size = prepared.tx().encoded_len();
         if self.entries.len() >= self.limits.max_total
             || self.bytes.saturating_add(size) > self.limits.max_bytes
         {

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use poai_chain::{BlockContext, Genesis, Machine, State, TxError, TxHash};
 use poai_primitives::Address;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -110,6 +110,64 @@ pub struct Shared {
     /// Transactions admitted from this node's RPC, waiting to be gossiped to the other
     /// validators; `None` in single-validator mode (nothing to gossip).
     outbox: Mutex<Option<Vec<(TxHash, poai_chain::Transaction)>>>,
+    /// Hashes of transactions whose signatures an admission is checking right now, so that a
+    /// peer's copy arriving meanwhile (gossip and a relay answer carry the same ones) is not
+    /// checked a second time.
+    checking: Mutex<HashSet<TxHash>>,
+}
+
+/// Where transactions being admitted come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// This node's RPC: gossiped to the peers once admitted.
+    Client,
+    /// A peer's gossip.
+    Gossip,
+    /// A peer's answer to this node's request for a waiting block's transactions.
+    Wanted,
+}
+
+/// The hashes one admission claimed in [`Shared`]'s set of transactions being checked; they
+/// leave the set when this is dropped (after admission, or if it unwinds).
+#[must_use = "the hashes leave the set when this is dropped"]
+pub struct Checking<'a> {
+    set: &'a Mutex<HashSet<TxHash>>,
+    claimed: Vec<TxHash>,
+}
+
+impl<'a> Checking<'a> {
+    /// Claims every hash without an early answer. A hash another admission holds is answered
+    /// `Ok` (left to that one) when `defer` is set, and checked again otherwise (a client's
+    /// own submission gets its own verdict).
+    fn claim(
+        set: &'a Mutex<HashSet<TxHash>>,
+        hashes: &[TxHash],
+        answers: &mut [Option<Result<TxHash, TxError>>],
+        defer: bool,
+    ) -> Self {
+        let mut held = lock(set);
+        let mut claimed = Vec::new();
+        for (h, a) in hashes.iter().zip(answers.iter_mut()) {
+            if a.is_some() {
+                continue;
+            }
+            if held.insert(*h) {
+                claimed.push(*h);
+            } else if defer {
+                *a = Some(Ok(*h));
+            }
+        }
+        Self { set, claimed }
+    }
+}
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        let mut held = lock(self.set);
+        for h in &self.claimed {
+            held.remove(h);
+        }
+    }
 }
 
 /// Whether an admission result refuses a transaction only because its nonce is ahead of the
@@ -164,19 +222,43 @@ impl Shared {
     /// Checks and admits raw transactions; one result per input, in order. With gossip
     /// enabled ([`Shared::enable_gossip`]) newly admitted ones are queued for the peers.
     pub fn submit(&self, txs: Vec<poai_chain::Transaction>) -> Vec<Result<TxHash, TxError>> {
-        self.admit(txs, true).0
+        self.admit(txs, Source::Client).0
     }
 
     /// Admits transactions a peer gossiped: as [`Shared::submit`], never gossiped again (every
-    /// validator gossips only what its own clients sent, so nothing circulates). Also returns
-    /// the account transactions refused only because their nonce is ahead of the next one here
-    /// (an earlier transaction of the sender has not arrived yet): the caller offers them again
+    /// validator gossips only what its own clients sent, so nothing circulates). One that
+    /// another admission is checking right now is left to it (answered `Ok`). Also returns the
+    /// account transactions refused only because their nonce is ahead of the next one here (an
+    /// earlier transaction of the sender has not arrived yet): the caller offers them again
     /// after the next commit.
     pub fn submit_from_peer(
         &self,
         txs: Vec<poai_chain::Transaction>,
     ) -> (Vec<Result<TxHash, TxError>>, Vec<poai_chain::Transaction>) {
-        self.admit(txs, false)
+        self.admit(txs, Source::Gossip)
+    }
+
+    /// Admits transactions a peer sent because a block here waits for them (the relay's
+    /// answer): as [`Shared::submit_from_peer`], except that each gets its own verdict even if
+    /// another admission is checking it (a block is waiting; that admission may be behind a
+    /// queue of gossip).
+    pub fn submit_wanted(&self, txs: Vec<poai_chain::Transaction>) -> Vec<Result<TxHash, TxError>> {
+        self.admit(txs, Source::Wanted).0
+    }
+
+    /// Marks `hashes` as being checked until the guard drops, as an admission does while it
+    /// checks them: [`Shared::checking`] reports them and peers' copies are left alone. For
+    /// code that checks transactions outside admission, and for tests of what reads the set.
+    pub fn hold_checking(&self, hashes: &[TxHash]) -> Checking<'_> {
+        let mut answers = vec![None; hashes.len()];
+        Checking::claim(&self.checking, hashes, &mut answers, false)
+    }
+
+    /// Which of `hashes` an admission is checking right now: they reach the mempool (or are
+    /// refused) when it ends, so a block that lists them need not ask a peer for them.
+    pub fn checking(&self, hashes: &[TxHash]) -> Vec<bool> {
+        let held = lock(&self.checking);
+        hashes.iter().map(|h| held.contains(h)).collect()
     }
 
     /// Turns on the gossip outbox (multi-validator mode).
@@ -198,19 +280,41 @@ impl Shared {
     fn admit(
         &self,
         txs: Vec<poai_chain::Transaction>,
-        gossip: bool,
+        source: Source,
     ) -> (Vec<Result<TxHash, TxError>>, Vec<poai_chain::Transaction>) {
+        let to_gossip = source == Source::Client;
         let state = self.state();
-        // A transaction already waiting here (a peer gossiping it again) costs its hash, not a
-        // signature check.
+        // What is decided without a signature check is answered here, before the checks, which
+        // are most of admission's cost: a transaction already waiting (a peer gossiping it
+        // again) is admitted as it stands; one whose work id or nonce is used is refused (a
+        // copy arriving after its block was final); a peer's copy of one another admission is
+        // checking right now is left to that admission (its answer goes to nobody anyway).
         let hashes = Machine::tx_hashes(&txs);
-        let waiting: Vec<bool> = {
+        let settled: Vec<Option<TxError>> =
+            txs.iter().map(|tx| Machine::settled(&state, tx)).collect();
+        let mut early_answer: Vec<Option<Result<TxHash, TxError>>> = {
             let pool = self.mempool();
-            hashes.iter().map(|h| pool.contains(h)).collect()
+            hashes
+                .iter()
+                .zip(settled)
+                .map(|(h, settled)| {
+                    if pool.contains(h) {
+                        Some(Ok(*h))
+                    } else {
+                        settled.map(Err)
+                    }
+                })
+                .collect()
         };
+        let checking = Checking::claim(
+            &self.checking,
+            &hashes,
+            &mut early_answer,
+            source == Source::Gossip,
+        );
         let (mut fresh, mut fresh_hashes) = (Vec::new(), Vec::new());
-        for ((tx, h), w) in txs.into_iter().zip(&hashes).zip(&waiting) {
-            if !w {
+        for ((tx, h), a) in txs.into_iter().zip(&hashes).zip(&early_answer) {
+            if a.is_none() {
                 fresh.push(tx);
                 fresh_hashes.push(*h);
             }
@@ -221,16 +325,28 @@ impl Shared {
             .into_iter();
         let ctx = self.next_context(&state);
         let mut outbox = lock(&self.outbox);
-        let mut outbox = outbox.as_mut().filter(|_| gossip);
+        let mut outbox = outbox.as_mut().filter(|_| to_gossip);
         let mut pool = self.mempool();
         let mut early = Vec::new();
         let out: Vec<_> = hashes
             .iter()
-            .zip(waiting)
-            .map(|(h, waiting)| {
-                // Prepared in order, one per transaction that was not waiting.
-                let Some(p) = (!waiting).then(|| prepared.next()).flatten() else {
-                    return Ok(*h);
+            .zip(early_answer)
+            .map(|(h, answer)| {
+                // Prepared in order, one per transaction without an early answer.
+                let p = match answer {
+                    Some(a) => {
+                        if let Err(e) = &a {
+                            self.metrics
+                                .txs_rejected
+                                .with_label_values(&[e.name()])
+                                .inc();
+                        }
+                        return a;
+                    }
+                    None => match prepared.next() {
+                        Some(p) => p,
+                        None => return Ok(*h),
+                    },
                 };
                 let fresh = !pool.contains(&p.hash());
                 let tx = outbox
@@ -238,7 +354,7 @@ impl Shared {
                     .filter(|_| fresh)
                     .map(|_| (p.hash(), p.tx().clone()));
                 // Only account transactions carry nonces; proofs (the bulk) are not copied.
-                let account = match (gossip, p.tx()) {
+                let account = match (to_gossip, p.tx()) {
                     (false, t @ poai_chain::Transaction::Account(_)) => Some(t.clone()),
                     _ => None,
                 };
@@ -258,6 +374,7 @@ impl Shared {
                 r
             })
             .collect();
+        drop(checking);
         self.metrics
             .mempool
             .set(i64::try_from(pool.len()).unwrap_or(i64::MAX));
@@ -393,6 +510,7 @@ impl Shared {
             proposer: cfg.proposer,
             height,
             outbox: Mutex::new(None),
+            checking: Mutex::new(HashSet::new()),
         }))
     }
 }
@@ -533,5 +651,161 @@ async fn produce_loop(
         tokio::task::spawn_blocking(move || s.produce_block())
             .await
             .context("block production panicked")??;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devnet::devnet_genesis;
+    use poai_chain::evidence::{dev_device_id, dev_evidence};
+    use poai_chain::{Call, ProofTx, SignedTx, Transaction, TxBody};
+    use poai_crypto::{ParamSet, SigningKey};
+    use poai_primitives::{Nonce, PrivacyLevel, WorkProof};
+
+    fn open(dir: &std::path::Path) -> Arc<Shared> {
+        let g = devnet_genesis(1_800_000_000, 60);
+        Shared::open(&NodeConfig::new(g, dir.to_path_buf()), Machine::new()).unwrap()
+    }
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_seed(ParamSet::MlDsa44, &[seed; 32]).unwrap()
+    }
+
+    /// `key(seed)` registers the dev device of evidence seed `[seed; 32]`, nonce 0.
+    fn register(shared: &Shared, seed: u8) -> Transaction {
+        let body = TxBody {
+            chain_id: shared.state().genesis().chain_id,
+            nonce: 0,
+            fee: 0,
+            call: Call::RegisterDevice {
+                evidence: dev_evidence(PrivacyLevel::Public, &[seed; 32]),
+            },
+        };
+        Transaction::Account(SignedTx::sign(body, &key(seed)).unwrap())
+    }
+
+    /// A proof of the device `register(seed)` registered, stamped at the head's time.
+    fn proof(shared: &Shared, seed: u8) -> Transaction {
+        let (chain, ts) = {
+            let s = shared.state();
+            (s.genesis().chain_id, s.head().timestamp)
+        };
+        let p = WorkProof {
+            device_id: dev_device_id(&[seed; 32]),
+            nonce: Nonce([seed; 32]),
+            timestamp: ts,
+            privacy_level: PrivacyLevel::Public,
+            compute_minutes: 0,
+            tee_evidence: Vec::new(),
+        };
+        Transaction::Proof(ProofTx::sign(p, Address([1; 20]), chain, &key(seed)).unwrap())
+    }
+
+    /// The same transaction with a signature that does not verify.
+    fn forged(tx: &Transaction) -> Transaction {
+        let mut t = tx.clone();
+        let sig = match &mut t {
+            Transaction::Account(a) => &mut a.signature,
+            Transaction::Proof(p) => &mut p.signature,
+        };
+        if let Some(b) = sig.get_mut(7) {
+            *b ^= 1;
+        }
+        t
+    }
+
+    fn rejected(shared: &Shared, name: &str) -> u64 {
+        shared.metrics.txs_rejected.with_label_values(&[name]).get()
+    }
+
+    /// A copy of a transaction whose block is final (gossip behind consensus, a resend) is
+    /// refused for what is spent before its signature is looked at: a forged copy gets the
+    /// same answer as the real one, where checking the signature first would have said
+    /// "invalid signature" at the price of a verification.
+    #[test]
+    fn final_transactions_are_refused_before_their_signatures_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = open(dir.path());
+        let reg = register(&shared, 5);
+        assert!(shared.submit(vec![reg.clone()])[0].is_ok());
+        shared.produce_block().unwrap();
+        let proof = proof(&shared, 5);
+        assert!(shared.submit(vec![proof.clone()])[0].is_ok());
+        shared.produce_block().unwrap();
+        assert!(shared.mempool().is_empty());
+        let checked = shared.machine.signatures_checked();
+
+        for tx in [proof.clone(), forged(&proof)] {
+            let r = shared.submit(vec![tx.clone()]);
+            assert!(matches!(r[0], Err(TxError::WorkIdSpent { .. })), "{r:?}");
+            let r = shared.submit_from_peer(vec![tx]).0;
+            assert!(matches!(r[0], Err(TxError::WorkIdSpent { .. })), "{r:?}");
+        }
+        for tx in [reg.clone(), forged(&reg)] {
+            let r = shared.submit(vec![tx]);
+            assert!(
+                matches!(
+                    r[0],
+                    Err(TxError::BadNonce {
+                        expected: 1,
+                        got: 0
+                    })
+                ),
+                "{r:?}"
+            );
+        }
+        assert_eq!(rejected(&shared, "WorkIdSpent"), 4);
+        assert_eq!(rejected(&shared, "BadNonce"), 2);
+        assert_eq!(rejected(&shared, "ProofSignatureInvalid"), 0);
+        assert_eq!(rejected(&shared, "TxSignatureInvalid"), 0);
+        assert_eq!(shared.machine.signatures_checked(), checked);
+        // A forged transaction that is not settled is still checked, and refused for it.
+        let other = register(&shared, 6);
+        let r = shared.submit(vec![forged(&other)]);
+        assert!(
+            matches!(r[0], Err(TxError::TxSignatureInvalid { .. })),
+            "{r:?}"
+        );
+        assert_eq!(shared.machine.signatures_checked(), checked + 1);
+    }
+
+    /// A peer's copy of a transaction another admission is checking is left to that one (not
+    /// checked twice); a client's, or one a waiting block asked for, is checked anyway.
+    #[test]
+    fn a_peers_copy_of_a_transaction_being_checked_is_left_to_that_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = open(dir.path());
+        let (a, b, c) = (
+            register(&shared, 1),
+            register(&shared, 2),
+            register(&shared, 3),
+        );
+        let hashes = [a.hash(), b.hash(), c.hash()];
+        let held = shared.hold_checking(&hashes);
+        assert_eq!(shared.checking(&hashes), [true, true, true]);
+        let checked = shared.machine.signatures_checked();
+
+        let (r, _) = shared.submit_from_peer(vec![a.clone()]);
+        assert_eq!(r[0], Ok(hashes[0]));
+        assert!(!shared.mempool().contains(&hashes[0]));
+        assert_eq!(shared.machine.signatures_checked(), checked);
+        assert_eq!(shared.submit_wanted(vec![b]), [Ok(hashes[1])]);
+        assert!(shared.mempool().contains(&hashes[1]));
+        assert_eq!(shared.submit(vec![c]), [Ok(hashes[2])]);
+        assert!(shared.mempool().contains(&hashes[2]));
+        assert_eq!(shared.machine.signatures_checked(), checked + 2);
+        // Those two admissions released only what they claimed themselves: nothing.
+        assert_eq!(shared.checking(&hashes), [true, true, true]);
+
+        drop(held);
+        assert_eq!(shared.checking(&hashes), [false, false, false]);
+        let (r, _) = shared.submit_from_peer(vec![a.clone()]);
+        assert_eq!(r[0], Ok(hashes[0]));
+        assert!(shared.mempool().contains(&hashes[0]));
+        assert_eq!(shared.checking(&hashes), [false, false, false]);
+        // Waiting now: another copy costs a lookup.
+        assert_eq!(shared.submit_from_peer(vec![a]).0[0], Ok(hashes[0]));
+        assert_eq!(shared.machine.signatures_checked(), checked + 3);
     }
 }
