@@ -5,7 +5,9 @@
 //!
 //! Also the cost of copying the state as the spent set grows (`state_clone`): a validator copies
 //! it for every block it builds or checks. Beside it, a plain `HashSet` of the same ids, which is
-//! what the state held before the spent set was split into shared levels.
+//! what the state held before the spent set was split into shared levels; and as the fleet
+//! grows (`state_clone/devices=…`), beside a plain `BTreeMap` of the same device rows, which is
+//! what each copy cloned before the maps shared their rows.
 //!
 //! Run: `cargo bench -p poai-chain --bench machine -- --warm-up-time 1 --measurement-time 3`.
 
@@ -187,7 +189,71 @@ fn state_clone(c: &mut Criterion) {
             b.iter(|| black_box(&plain).clone())
         });
     }
+    // A fleet of devices, after a block that rewrote 2,451 of them (a full block of proofs):
+    // the state's device map shares its rows with the copy; beside it, a plain BTreeMap of the
+    // same rows, which is what each copy cloned before (less the two cached hashes per row).
+    for n in [20_000usize, 200_000] {
+        let (state, plain) = fleet_state(n);
+        g.bench_function(format!("devices={n}/impl=state"), |b| {
+            b.iter(|| black_box(&state).clone())
+        });
+        g.bench_function(format!("devices={n}/impl=btreemap"), |b| {
+            b.iter(|| black_box(&plain).clone())
+        });
+    }
     g.finish();
+}
+
+/// A state with `n` devices (one shared key: a copy clones the key's `Arc` either way) after a
+/// block that rewrote 2,451 of them, and a plain map of the same rows.
+fn fleet_state(
+    n: usize,
+) -> (
+    State,
+    std::collections::BTreeMap<poai_primitives::DeviceId, poai_chain::Device>,
+) {
+    let genesis = genesis(3600);
+    let base = State::from_genesis(&genesis);
+    let key = SigningKey::from_seed(ParamSet::MlDsa65, &[9; 32])
+        .unwrap()
+        .verifying_key()
+        .clone();
+    let device = |i: usize| {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&u64::try_from(i).unwrap().to_be_bytes());
+        (
+            poai_primitives::DeviceId(b),
+            poai_chain::Device {
+                miner: Address([1; 20]),
+                key: key.clone(),
+                tier: PrivacyLevel::Public,
+                trust_score: 50,
+                kind: 0,
+                registered_at: 1_800_000_000,
+                last_proof_at: None,
+                proofs: 0,
+                paid: 0,
+            },
+        )
+    };
+    let plain: std::collections::BTreeMap<_, _> = (0..n).map(device).collect();
+    let mut s = State::from_parts(
+        genesis,
+        base.meta(),
+        Default::default(),
+        plain.clone(),
+        Default::default(),
+        Default::default(),
+        Default::default(),
+    );
+    s.clear_journal();
+    for i in (0..n).step_by(n / 2451).take(2451) {
+        let (id, mut d) = device(i);
+        d.proofs = 1;
+        s.set_device(id, d);
+    }
+    s.clear_journal();
+    (s, plain)
 }
 
 criterion_group!(benches, bench, state_clone);

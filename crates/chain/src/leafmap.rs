@@ -17,13 +17,26 @@
 //! starts from that value and hashes only the chunks after it, combined by BLAKE3's own tree rule
 //! (`blake3::hazmat`; section 2.1 of the BLAKE3 paper), so the leaf is the same hash, bit for bit,
 //! as hashing the whole input. For an ML-DSA-65 device that is 16 of its 33 compressions.
+//!
+//! Copies share the entries. A validator copies the state for every block it builds or checks
+//! (each block's state is kept until the block is final or dropped), and copying every account
+//! and device was linear in the fleet: at 20,000 devices a few milliseconds per block per
+//! validator, and at a fleet of hundreds of thousands it would be most of a block interval. The
+//! map keeps its entries as of the last fold in an `Arc`-shared base and the writes since in a
+//! small owned map (a removal there is a tombstone); a copy clones the small map. Once the
+//! writes reach [`fold_at`] of the base's size (about `64 √n`), they are folded into the base,
+//! which is copied then if another map still shares it: with `u` writes per block that is a
+//! copy of `n` entries every `64 √n / u` blocks instead of every block.
 
 use crate::hash::{Hash32, hash_tagged};
 use blake3::CHUNK_LEN;
 use blake3::hazmat::{
     ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root,
 };
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, btree_map};
+use std::iter::Peekable;
+use std::sync::Arc;
 
 /// A value with a canonical encoding.
 pub(crate) trait Leaf {
@@ -44,11 +57,30 @@ pub(crate) trait LeafKey {
     fn key_bytes(&self) -> &[u8];
 }
 
-/// A `BTreeMap` whose entries carry their leaf hash (see the module docs).
+/// An ordered map whose entries carry their leaf hash, and whose copies share what was written
+/// before the last fold (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct LeafMap<K, V> {
     tag: &'static [u8],
-    entries: BTreeMap<K, Entry<V>>,
+    /// The entries as of the last fold, shared by copies.
+    base: Arc<BTreeMap<K, Entry<V>>>,
+    /// Writes since: the entry, or `None` where the key was removed (it is in `base`).
+    recent: BTreeMap<K, Option<Entry<V>>>,
+    /// Live entries.
+    len: usize,
+}
+
+/// Fewest writes folded at once.
+const FOLD_MIN: usize = if cfg!(test) { 4 } else { 1024 };
+
+/// Writes folded per square root of the base's size.
+const FOLD_PER_ROOT: usize = if cfg!(test) { 1 } else { 64 };
+
+/// How many writes since the last fold make the next one, for a base of `n` entries: about
+/// `64 √n`, which balances copying them with each copy of the map against copying the base at
+/// each fold (module docs).
+fn fold_at(n: usize) -> usize {
+    n.isqrt().saturating_mul(FOLD_PER_ROOT).max(FOLD_MIN)
 }
 
 /// A value, its leaf, and the chaining value of the leaf input's first chunk where the input is
@@ -101,12 +133,14 @@ fn hash_from_first_chunk(first: ChainingValue, input: &[u8]) -> Hash32 {
     Hash32(*merge_subtrees_root(&subtree(l), &subtree(r), Mode::Hash).as_bytes())
 }
 
-impl<K: Ord + LeafKey, V: Leaf> LeafMap<K, V> {
+impl<K: Ord + Clone + LeafKey, V: Clone + Leaf> LeafMap<K, V> {
     /// An empty map whose leaves and commitment use `tag`.
     pub(crate) fn new(tag: &'static [u8]) -> Self {
         Self {
             tag,
-            entries: BTreeMap::new(),
+            base: Arc::new(BTreeMap::new()),
+            recent: BTreeMap::new(),
+            len: 0,
         }
     }
 
@@ -156,42 +190,126 @@ impl<K: Ord + LeafKey, V: Leaf> LeafMap<K, V> {
         }
     }
 
+    /// The live entry under `k`.
+    fn entry_of(&self, k: &K) -> Option<&Entry<V>> {
+        match self.recent.get(k) {
+            Some(written) => written.as_ref(),
+            None => self.base.get(k),
+        }
+    }
+
     pub(crate) fn get(&self, k: &K) -> Option<&V> {
-        self.entries.get(k).map(|e| &e.value)
+        self.entry_of(k).map(|e| &e.value)
     }
 
     /// Writes `k`, returning the old value.
     pub(crate) fn insert(&mut self, k: K, v: V) -> Option<V> {
-        let entry = self.entry(&k, v, self.entries.get(&k));
-        self.entries.insert(k, entry).map(|old| old.value)
+        let (entry, old) = {
+            let old = self.entry_of(&k);
+            (self.entry(&k, v, old), old.map(|e| e.value.clone()))
+        };
+        if old.is_none() {
+            self.len = self.len.saturating_add(1);
+        }
+        self.recent.insert(k, Some(entry));
+        self.fold_if_due();
+        old
     }
 
     /// Removes `k`, returning the old value.
     pub(crate) fn remove(&mut self, k: &K) -> Option<V> {
-        self.entries.remove(k).map(|old| old.value)
+        let old = self.entry_of(k)?.value.clone();
+        if self.base.contains_key(k) {
+            self.recent.insert(k.clone(), None);
+        } else {
+            self.recent.remove(k);
+        }
+        self.len = self.len.saturating_sub(1);
+        self.fold_if_due();
+        Some(old)
+    }
+
+    /// Folds the writes since the last fold into the base once they are [`fold_at`] many
+    /// (copying the base first if another map shares it).
+    fn fold_if_due(&mut self) {
+        if self.recent.len() < fold_at(self.base.len()) {
+            return;
+        }
+        let base = Arc::make_mut(&mut self.base);
+        for (k, written) in std::mem::take(&mut self.recent) {
+            match written {
+                Some(e) => {
+                    base.insert(k, e);
+                }
+                None => {
+                    base.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// The live entries in key order.
+    fn entries(&self) -> Merged<'_, K, V> {
+        Merged {
+            base: self.base.iter().peekable(),
+            recent: self.recent.iter().peekable(),
+        }
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.entries.iter().map(|(k, e)| (k, &e.value))
+        self.entries().map(|(k, e)| (k, &e.value))
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
-        self.entries.values().map(|e| &e.value)
+        self.entries().map(|(_, e)| &e.value)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// The commitment (see the module docs).
     pub(crate) fn commit(&self) -> Hash32 {
         // One contiguous buffer: BLAKE3 hashes whole chunks of it in parallel lanes, where
         // 32-byte updates would go through one compression at a time.
-        let mut leaves = Vec::with_capacity(self.entries.len().saturating_mul(32));
-        for e in self.entries.values() {
+        let mut leaves = Vec::with_capacity(self.len.saturating_mul(32));
+        for (_, e) in self.entries() {
             leaves.extend_from_slice(&e.leaf.0);
         }
         hash_tagged(self.tag, &[&[1], &leaves])
+    }
+}
+
+/// The base's entries overlaid with the writes since, in key order, without the removed ones.
+struct Merged<'a, K, V> {
+    base: Peekable<btree_map::Iter<'a, K, Entry<V>>>,
+    recent: Peekable<btree_map::Iter<'a, K, Option<Entry<V>>>>,
+}
+
+impl<'a, K: Ord, V> Iterator for Merged<'a, K, V> {
+    type Item = (&'a K, &'a Entry<V>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let order = match (self.base.peek(), self.recent.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((b, _)), Some((r, _))) => b.cmp(r),
+            };
+            match order {
+                Ordering::Less => return self.base.next(),
+                // Written since: the base's entry is stale.
+                Ordering::Equal => {
+                    self.base.next();
+                }
+                Ordering::Greater => {}
+            }
+            // A removal hides the base's entry and yields nothing.
+            if let Some((k, Some(e))) = self.recent.next() {
+                return Some((k, e));
+            }
+        }
     }
 }
 
@@ -217,6 +335,9 @@ mod tests {
             self
         }
     }
+
+    type Map = LeafMap<[u8; 2], V>;
+    type Plain = BTreeMap<[u8; 2], V>;
 
     fn recomputed(m: &LeafMap<[u8; 2], V>) -> Hash32 {
         let mut leaves = Vec::new();
@@ -276,7 +397,7 @@ mod tests {
                 .collect();
             m.insert([0, 1], V(v.clone()));
             assert_eq!(
-                m.entries[&[0, 1]].leaf,
+                m.entry_of(&[0, 1]).unwrap().leaf,
                 hash_tagged(b"t", &[&[0], &[0, 1], &v])
             );
             // Same first chunk (a change past it), then a change inside it.
@@ -286,7 +407,7 @@ mod tests {
             }
             m.insert([0, 1], V(later.clone()));
             assert_eq!(
-                m.entries[&[0, 1]].leaf,
+                m.entry_of(&[0, 1]).unwrap().leaf,
                 hash_tagged(b"t", &[&[0], &[0, 1], &later])
             );
             if let Some(b) = later.first_mut() {
@@ -294,7 +415,7 @@ mod tests {
             }
             m.insert([0, 1], V(later.clone()));
             assert_eq!(
-                m.entries[&[0, 1]].leaf,
+                m.entry_of(&[0, 1]).unwrap().leaf,
                 hash_tagged(b"t", &[&[0], &[0, 1], &later])
             );
         }
@@ -338,5 +459,74 @@ mod tests {
             let rebuilt = LeafMap::from_map(b"t", plain);
             prop_assert_eq!(rebuilt.commit(), m.commit());
         }
+
+        /// Copies taken between writes (sharing the base, before and after folds; the test
+        /// build folds every few writes) keep what they held while the original and other
+        /// copies go on; every map agrees with a plain BTreeMap in entries, order, length and
+        /// commitment.
+        #[test]
+        fn copies_keep_their_entries_while_others_write(
+            ops in proptest::collection::vec(
+                (0u8..4, 0u8..24, any::<u8>(), prop_oneof![Just(0usize), 1000usize..2100]),
+                0..120,
+            )
+        ) {
+            let mut m: LeafMap<[u8; 2], V> = LeafMap::new(b"t");
+            let mut plain: BTreeMap<[u8; 2], V> = BTreeMap::new();
+            let mut copies: Vec<(Map, Plain)> = Vec::new();
+            for (op, k, byte, long) in ops {
+                let key = [0, k];
+                let mut v = vec![0u8; long];
+                v.push(byte);
+                match op {
+                    0 | 1 => {
+                        prop_assert_eq!(m.insert(key, V(v.clone())), plain.insert(key, V(v)));
+                    }
+                    2 => prop_assert_eq!(m.remove(&key), plain.remove(&key)),
+                    // Copy, and carry on with the copy half the time (as a validator builds a
+                    // block on the copy of its parent's state).
+                    _ => {
+                        copies.push((m.clone(), plain.clone()));
+                        if byte % 2 == 0
+                            && let Some((c, p)) = copies.pop()
+                        {
+                            copies.push((std::mem::replace(&mut m, c), std::mem::replace(&mut plain, p)));
+                        }
+                    }
+                }
+                prop_assert_eq!(m.get(&key), plain.get(&key));
+            }
+            copies.push((m, plain));
+            for (m, plain) in &copies {
+                let live: Vec<_> = m.iter().map(|(k, v)| (*k, v.clone())).collect();
+                let want: Vec<_> = plain.iter().map(|(k, v)| (*k, v.clone())).collect();
+                prop_assert_eq!(live, want);
+                prop_assert_eq!(m.len(), plain.len());
+                prop_assert_eq!(m.values().count(), plain.len());
+                prop_assert_eq!(m.commit(), recomputed(m));
+                prop_assert_eq!(m.commit(), LeafMap::from_map(b"t", plain.clone()).commit());
+            }
+        }
+    }
+
+    /// Writes fold into the base at `fold_at`, and a fold copies a base another map shares
+    /// instead of changing it under that map.
+    #[test]
+    fn folds_copy_a_shared_base() {
+        let mut m: LeafMap<[u8; 2], V> = LeafMap::new(b"t");
+        for k in 0..20u8 {
+            m.insert([0, k], V(vec![k]));
+        }
+        assert!(m.recent.len() < fold_at(m.base.len()));
+        assert!(m.base.len() >= 16);
+        let copy = m.clone();
+        assert!(Arc::ptr_eq(&m.base, &copy.base));
+        for k in 0..20u8 {
+            m.insert([0, k], V(vec![k, 1]));
+        }
+        assert!(!Arc::ptr_eq(&m.base, &copy.base));
+        assert!(copy.iter().all(|(k, v)| v.0 == vec![k[1]]));
+        assert!(m.iter().all(|(k, v)| v.0 == vec![k[1], 1]));
+        assert_eq!((m.len(), copy.len()), (20, 20));
     }
 }
