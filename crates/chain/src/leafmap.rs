@@ -155,13 +155,13 @@ impl<K: Ord + Clone + LeafKey, V: Clone + Leaf> LeafMap<K, V> {
 
     /// The entry for `v` under `k`: `hash_tagged(tag, [0x00, key, encoding])`, starting from
     /// `old`'s first chunk where `v` leaves it as it was.
-    fn entry(&self, k: &K, v: V, old: Option<&Entry<V>>) -> Entry<V> {
+    fn entry(tag: &[u8], k: &K, v: V, old: Option<&Entry<V>>) -> Entry<V> {
         let enc = v.leaf_encoding();
         let key = k.key_bytes();
         // The bytes hash_tagged hashes: len(tag) ‖ tag ‖ 0x00 ‖ key ‖ encoding.
-        let mut input = Vec::with_capacity(self.tag.len() + key.len() + enc.len() + 2);
-        input.push(u8::try_from(self.tag.len()).unwrap_or(u8::MAX));
-        input.extend_from_slice(self.tag);
+        let mut input = Vec::with_capacity(tag.len() + key.len() + enc.len() + 2);
+        input.push(u8::try_from(tag.len()).unwrap_or(u8::MAX));
+        input.extend_from_slice(tag);
         input.push(0);
         input.extend_from_slice(key);
         let head = input.len();
@@ -204,14 +204,26 @@ impl<K: Ord + Clone + LeafKey, V: Clone + Leaf> LeafMap<K, V> {
 
     /// Writes `k`, returning the old value.
     pub(crate) fn insert(&mut self, k: K, v: V) -> Option<V> {
-        let (entry, old) = {
-            let old = self.entry_of(&k);
-            (self.entry(&k, v, old), old.map(|e| e.value.clone()))
+        let tag = self.tag;
+        // One search of the writes since the last fold: a row written again (an account paid
+        // twice in a block) gives its old value up; one written before the fold is copied
+        // from the shared base.
+        let old = match self.recent.entry(k) {
+            btree_map::Entry::Occupied(mut o) => {
+                let entry = Self::entry(tag, o.key(), v, o.get().as_ref());
+                o.insert(Some(entry)).map(|e| e.value)
+            }
+            btree_map::Entry::Vacant(slot) => {
+                let old = self.base.get(slot.key());
+                let entry = Self::entry(tag, slot.key(), v, old);
+                let old = old.map(|e| e.value.clone());
+                slot.insert(Some(entry));
+                old
+            }
         };
         if old.is_none() {
             self.len = self.len.saturating_add(1);
         }
-        self.recent.insert(k, Some(entry));
         self.fold_if_due();
         old
     }
