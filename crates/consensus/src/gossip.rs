@@ -188,6 +188,7 @@ mod tests {
         early.keep(t0, many);
         assert_eq!(early.txs.len(), MAX_EARLY);
     }
+
     /// Under a steady stream of a peer's batches (one every 10 ms, more often than
     /// [`FLUSH_EVERY`]) this node's own transactions still go out within a flush interval: the
     /// flush deadline outlives received messages. (A timer restarted for every message never
