@@ -58,6 +58,13 @@ pub struct Writer {
     buf: Vec<u8>,
 }
 
+/// The prefix [`Writer::bytes`] puts before `len` bytes: big-endian u32. Values built by this
+/// crate are bounded far below `u32::MAX`; a longer one saturates the prefix and so fails to
+/// decode rather than aliasing.
+pub fn len_prefix(len: usize) -> [u8; 4] {
+    u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes()
+}
+
 impl Writer {
     /// An empty writer.
     pub fn new() -> Self {
@@ -106,10 +113,9 @@ impl Writer {
         self.buf.extend_from_slice(b);
     }
 
-    /// Length-prefixed bytes. Values built by this crate are bounded far below `u32::MAX`; a
-    /// longer one saturates the prefix and so fails to decode rather than aliasing.
+    /// Length-prefixed bytes ([`len_prefix`], then the bytes).
     pub fn bytes(&mut self, b: &[u8]) {
-        self.u32(u32::try_from(b.len()).unwrap_or(u32::MAX));
+        self.buf.extend_from_slice(&len_prefix(b.len()));
         self.buf.extend_from_slice(b);
     }
 

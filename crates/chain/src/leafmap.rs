@@ -230,15 +230,20 @@ impl<K: Ord + Clone + LeafKey, V: Clone + Leaf> LeafMap<K, V> {
 
     /// Removes `k`, returning the old value.
     pub(crate) fn remove(&mut self, k: &K) -> Option<V> {
-        let old = self.entry_of(k)?.value.clone();
+        // A row written since the fold gives its value up; one from before is copied out of
+        // the shared base. Either way a base row stays hidden behind a tombstone.
+        let old = match self.recent.remove(k) {
+            Some(written) => written.map(|e| e.value),
+            None => self.base.get(k).map(|e| e.value.clone()),
+        };
         if self.base.contains_key(k) {
             self.recent.insert(k.clone(), None);
-        } else {
-            self.recent.remove(k);
         }
-        self.len = self.len.saturating_sub(1);
-        self.fold_if_due();
-        Some(old)
+        if old.is_some() {
+            self.len = self.len.saturating_sub(1);
+            self.fold_if_due();
+        }
+        old
     }
 
     /// Folds the writes since the last fold into the base once they are [`fold_at`] many

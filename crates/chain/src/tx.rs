@@ -29,7 +29,7 @@
 //! Public keys and account signatures have the fixed lengths of the parameter set, so they carry
 //! no prefix.
 
-use crate::codec::{CodecError, Reader, Writer};
+use crate::codec::{CodecError, Reader, Writer, len_prefix};
 use crate::hash::{Hash32, hash_tagged};
 use poai_crypto::{MlDsaError, ParamSet, VerifyingKey};
 use poai_primitives::{
@@ -337,10 +337,10 @@ impl Transaction {
                     b"poai/txid/v1",
                     &[
                         &[0x02],
-                        &prefix(proof.len()),
+                        &len_prefix(proof.len()),
                         &proof,
                         &p.beneficiary.0,
-                        &prefix(p.signature.len()),
+                        &len_prefix(p.signature.len()),
                         &p.signature,
                     ],
                 )
@@ -356,11 +356,6 @@ impl Transaction {
             Self::Account(_) => self.encode().len(),
         }
     }
-}
-
-/// A length prefix as [`Writer::bytes`] writes it.
-fn prefix(len: usize) -> [u8; 4] {
-    u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes()
 }
 
 /// The address of an ML-DSA public key: the first 20 bytes of
