@@ -351,8 +351,24 @@ pub struct ClusterReport {
     pub cores: usize,
     /// `/proc/loadavg`'s 1, 5 and 15 minute averages before the nodes started.
     pub loadavg_before: String,
+    /// Consensus views that ended without a block (leader timeouts, about 2 s each) while the
+    /// proofs were sent and finalized: the most any validator logged at or above the height
+    /// the timed phase started at (each validator logs the same skipped views; which views,
+    /// and whose, are in the node logs: `poai consensus: … skipped`). `None`: one validator.
+    pub views_skipped: Option<u64>,
     /// Where each node's log is (`<data>/v<i>/node.log`).
     pub data: String,
+}
+
+/// Views skipped at or above `height` in a node's log `text` (its
+/// [`crate::watch::skipped_line`]s).
+pub fn views_skipped_in(text: &str, height: u64) -> u64 {
+    let n = text
+        .lines()
+        .filter_map(crate::watch::skipped_at)
+        .filter(|h| *h >= height)
+        .count();
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 type Nodes = cluster::Processes;
@@ -810,6 +826,15 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
     // Not timed: proofs per block, from validator 0's store once the nodes stopped (a
     // single validator's block can hold every proof, more than one RPC response may carry).
     drop(nodes);
+    let views_skipped = (plan.validators > 1).then(|| {
+        (0..plan.validators)
+            .filter_map(|i| {
+                std::fs::read_to_string(dir.join(format!("v{i}")).join("node.log")).ok()
+            })
+            .map(|log| views_skipped_in(&log, start_info.height))
+            .max()
+            .unwrap_or(0)
+    });
     let store = poai_node::Store::open(&dir.join("v0").join("chain.redb"))
         .context("opening validator 0's store")?;
     let mut per_block = Vec::new();
@@ -848,6 +873,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         window_blocks_at_start,
         cores,
         loadavg_before: load,
+        views_skipped,
         data: dir.display().to_string(),
     })
 }
@@ -934,6 +960,11 @@ fn print_table(r: &ClusterReport, logs: &str) {
         ("finality p50", ms(r.finality_p50_ms)),
         ("finality p95", ms(r.finality_p95_ms)),
         ("finality samples", r.finality_samples.to_string()),
+        (
+            "views skipped (timed phase)",
+            r.views_skipped
+                .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+        ),
         ("setup (untimed)", format!("{:.1} s", r.setup_s)),
         (
             "proof window left at start",
@@ -1144,6 +1175,22 @@ mod tests {
         // 10 s at 500 ms: 20 blocks, 30 with the margin, 32 with the two extra.
         assert_eq!(blocks_during(Duration::from_secs(10), 500), 32);
         assert_eq!(blocks_during(Duration::from_millis(1), 500), 3);
+    }
+
+    #[test]
+    fn skipped_views_are_counted_from_the_timed_phase_on() {
+        let log = [
+            crate::watch::skipped_line(0, 1, 0, "account 01"),
+            "relay: block 00 at height 31 misses 5 of 9 transactions".to_owned(),
+            crate::watch::skipped_line(0, 33, 31, "account 02"),
+            crate::watch::skipped_line(0, 40, 38, "account 01"),
+            "poai node: stopped at height 40 (40000 signatures checked, 3 views skipped)"
+                .to_owned(),
+        ]
+        .join("\n");
+        assert_eq!(views_skipped_in(&log, 31), 2);
+        assert_eq!(views_skipped_in(&log, 0), 3);
+        assert_eq!(views_skipped_in(&log, 39), 0);
     }
 
     #[test]

@@ -17,17 +17,16 @@ use crate::block::{PoaiBlock, digest_of};
 use crate::epochs::{EpochSets, Validators};
 use crate::relay::Relay;
 use crate::store::RedbBlocks;
+use crate::watch::{Watch, elector};
 use commonware_consensus::marshal::{
     self, core::Actor as MarshalActor, core::Mailbox as MarshalMailbox, standard::Inline,
     standard::Standard,
 };
-use commonware_consensus::simplex::{
-    self, elector::RoundRobin, scheme::ed25519 as simplex_ed25519,
-};
+use commonware_consensus::simplex::{self, scheme::ed25519 as simplex_ed25519};
 use commonware_consensus::types::{Epoch, Epocher as _, FixedEpocher, ViewDelta};
 use commonware_cryptography::{
     Signer as _, blake3::Digest, certificate::Verifier as _, ed25519::PrivateKey,
-    ed25519::PublicKey, sha256::Sha256,
+    ed25519::PublicKey,
 };
 use commonware_p2p::utils::mux::{Builder as _, MuxHandle, Muxer};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
@@ -288,10 +287,12 @@ where
         epocher.clone(),
     );
 
+    let watch = Watch::new(inline.clone(), sets.clone(), shared.clone());
     let orchestrator = Orchestrator {
         cfg,
         sets,
         inline,
+        watch,
         marshal: mailbox,
         epocher,
         blocker,
@@ -320,6 +321,7 @@ where
     cfg: EngineConfig,
     sets: EpochSets,
     inline: App<E>,
+    watch: Watch<App<E>>,
     marshal: MarshalMailbox<simplex_ed25519::Scheme, Standard<PoaiBlock>>,
     epocher: FixedEpocher,
     blocker: B,
@@ -447,11 +449,11 @@ where
             context.child("simplex").with_attribute("epoch", epoch),
             simplex::Config {
                 scheme,
-                elector: RoundRobin::<Sha256>::default(),
+                elector: elector(),
                 blocker: self.blocker.clone(),
                 automaton: self.inline.clone(),
                 relay: self.inline.clone(),
-                reporter: self.inline.clone(),
+                reporter: self.watch.clone(),
                 strategy: Sequential,
                 partition: format!("{}-simplex-{epoch}", self.cfg.partition_prefix),
                 mailbox_size: NZUsize!(1024),

@@ -9,6 +9,7 @@
 //! - [`store`]: marshal's archive of finalized blocks, in the node's redb store.
 //! - [`engine`]: wiring one validator on any commonware runtime and network; epoch changes.
 //! - [`epochs`]: validator sets per epoch, from genesis and staking.
+//! - [`watch`]: skipped views in the node's log and metrics, with the validator that led them.
 //! - [`validator`]: `poai node --consensus-key`: a validator on tokio with authenticated TCP.
 //! - [`keys`]: consensus key files.
 //! - [`cluster`]: a local validator set on loopback (devnet, tests).
@@ -32,6 +33,7 @@ pub mod store;
 #[cfg(test)]
 mod testkit;
 pub mod validator;
+pub mod watch;
 
 pub use app::{FinalizedLog, PoaiApp};
 pub use block::PoaiBlock;

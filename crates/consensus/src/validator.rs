@@ -85,7 +85,11 @@ pub fn run(args: NodeArgs) -> Result<()> {
         let height = v.shared.state().head().height;
         v.handle.stop().await?;
         let checked = v.shared.machine.signatures_checked();
-        eprintln!("poai node: stopped at height {height} ({checked} signatures checked)");
+        let skipped = v.shared.metrics.views_skipped_total();
+        eprintln!(
+            "poai node: stopped at height {height} ({checked} signatures checked, {skipped} views \
+             skipped)"
+        );
         Ok(())
     })
 }

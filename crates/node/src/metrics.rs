@@ -35,6 +35,9 @@ pub struct Metrics {
     pub relay_blocks: IntCounterVec,
     /// Transactions asked from the proposer of a compact block.
     pub relay_txs_asked: IntCounter,
+    /// Consensus views that ended without a block (multi-validator mode: a nullification
+    /// certificate), by the account of the validator that was to lead them.
+    pub views_skipped: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -76,6 +79,14 @@ impl Metrics {
             "poai_relay_txs_asked_total",
             "Transactions asked from the proposer of a compact block",
         )?;
+        let views_skipped = IntCounterVec::new(
+            Opts::new(
+                "poai_consensus_views_skipped_total",
+                "Consensus views that ended without a block, by the account of their leader",
+            ),
+            &["leader"],
+        )?;
+        registry.register(Box::new(views_skipped.clone()))?;
         registry.register(Box::new(relay_blocks.clone()))?;
         registry.register(Box::new(relay_txs_asked.clone()))?;
         registry.register(Box::new(height.clone()))?;
@@ -96,7 +107,24 @@ impl Metrics {
             block_seconds,
             relay_blocks,
             relay_txs_asked,
+            views_skipped,
         })
+    }
+
+    /// Views skipped, whoever led them ([`Metrics::views_skipped`] summed over its labels).
+    pub fn views_skipped_total(&self) -> u64 {
+        use prometheus::core::Collector as _;
+        self.views_skipped
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            // A counter only ever holds a whole number well below 2^53.
+            .map(|m| {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let n = m.get_counter().get_value() as u64;
+                n
+            })
+            .sum()
     }
 
     /// The text exposition of every metric.

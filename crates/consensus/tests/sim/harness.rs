@@ -588,6 +588,19 @@ pub fn run(seed: u64, plan: &Plan) -> Outcome {
             );
         }
         assert!(included > 0, "no transfer was included");
+        if let Some(who) = down_for_good {
+            // The crashed validator's turns to lead end without a block; every validator still
+            // up reports them skipped and names it as their leader (crate::watch).
+            let label = validator_account(who).to_string();
+            for &i in &running {
+                let s = shared_of(&reg, i).unwrap();
+                let n = s.metrics.views_skipped.with_label_values(&[&label]).get();
+                assert!(
+                    n > 0,
+                    "validator {i}: no view led by the crashed validator {who} reported skipped"
+                );
+            }
+        }
         if plan.clock_time {
             // Chain time follows the proposers' clocks and does not run ahead of them (stamping
             // `parent + 1` ran it half a second ahead per 500 ms block).

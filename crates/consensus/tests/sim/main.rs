@@ -19,7 +19,8 @@
 //! every height it reached, without gaps; the validators that stayed up reached the target;
 //! every transfer admitted by a validator that never went down is included (gossip reached the
 //! leaders and nothing finalized was lost); the restarted validator caught up to the others; with
-//! clock timestamps, chain time is not ahead of the clock.
+//! clock timestamps, chain time is not ahead of the clock; with a validator crashed for good, every
+//! other one reports views skipped and names the crashed one as their leader.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
