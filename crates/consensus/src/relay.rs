@@ -318,6 +318,7 @@ impl Relay {
             RelayMessage::Txs { block, txs } => {
                 let d = digest_of(block);
                 let mut p = lock(&self.book).partial.remove(&d)?;
+                let answered_count = txs.len();
                 let mut answered: Vec<(usize, Transaction)> = txs
                     .into_iter()
                     .filter_map(|(pos, tx)| {
@@ -329,7 +330,9 @@ impl Relay {
                 // transactions arriving later by gossip cost a hash lookup (or, once final, a
                 // spent-set lookup). Checked here even if gossip is checking them at this very
                 // moment: a block waits. The mempool finds them by the hashes the block lists.
+                let checking = std::time::Instant::now();
                 let _ = shared.submit_wanted(answered.iter().map(|(_, t)| t.clone()).collect());
+                let checked = checking.elapsed();
                 p.fill_from(|h| shared.mempool().lookup(h));
                 // What admission refused fills the block as sent where it hashes to its slot
                 // (execution checks it).
@@ -344,8 +347,19 @@ impl Relay {
                         *slot = Some(tx);
                     }
                 }
+                let (height, count, arrived) = (p.header.height, answered_count, p.arrived);
                 if lock(&self.book).hold(d, p) {
                     assembled(shared, "asked");
+                    // How long a block waited for what it lacked: the 250 ms before asking,
+                    // the round trip, and checking the answer (which competes with whatever
+                    // admission is checking at the time).
+                    eprintln!(
+                        "relay: block {} at height {height} complete {} ms after it arrived \
+                         ({count} transactions from its sender checked in {} ms)",
+                        Hash32(d.0),
+                        (now.duration_since(arrived).unwrap_or_default() + checked).as_millis(),
+                        checked.as_millis()
+                    );
                 }
                 None
             }

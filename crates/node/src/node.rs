@@ -114,6 +114,10 @@ pub struct Shared {
     /// peer's copy arriving meanwhile (gossip and a relay answer carry the same ones) is not
     /// checked a second time.
     checking: Mutex<HashSet<TxHash>>,
+    /// Threads of their own for the signature checks a waiting block needs (relay answers),
+    /// started on first use: on rayon's global pool they would queue behind every gossip and
+    /// RPC admission submitted before them.
+    urgent: std::sync::OnceLock<Option<rayon::ThreadPool>>,
 }
 
 /// Where transactions being admitted come from.
@@ -243,7 +247,17 @@ impl Shared {
     /// another admission is checking it (a block is waiting; that admission may be behind a
     /// queue of gossip).
     pub fn submit_wanted(&self, txs: Vec<poai_chain::Transaction>) -> Vec<Result<TxHash, TxError>> {
-        self.admit(txs, Source::Wanted).0
+        let pool = self.urgent.get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .thread_name(|i| format!("poai-urgent-{i}"))
+                .build()
+                .ok()
+        });
+        match pool {
+            Some(pool) => pool.install(|| self.admit(txs, Source::Wanted).0),
+            // Could not start threads: the global pool still checks them.
+            None => self.admit(txs, Source::Wanted).0,
+        }
     }
 
     /// Marks `hashes` as being checked until the guard drops, as an admission does while it
@@ -511,6 +525,7 @@ impl Shared {
             height,
             outbox: Mutex::new(None),
             checking: Mutex::new(HashSet::new()),
+            urgent: std::sync::OnceLock::new(),
         }))
     }
 }
@@ -772,6 +787,46 @@ mod tests {
 
     /// A peer's copy of a transaction another admission is checking is left to that one (not
     /// checked twice); a client's, or one a waiting block asked for, is checked anyway.
+    #[test]
+    fn a_waiting_blocks_transactions_are_not_checked_behind_other_admissions() {
+        // Every thread of rayon's global pool (where gossip and RPC admissions check
+        // signatures) is held busy until the relay answer's admission has returned: it must
+        // run on threads of its own, or it would wait here for good (caught by the timeout).
+        let dir = tempfile::tempdir().unwrap();
+        let shared = open(dir.path());
+        let txs: Vec<Transaction> = (1..=8).map(|i| register(&shared, i)).collect();
+        let hashes: Vec<TxHash> = txs.iter().map(Transaction::hash).collect();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Arc::new(Mutex::new(released));
+        let (started, busy) = std::sync::mpsc::channel();
+        let threads = rayon::current_num_threads();
+        for _ in 0..threads {
+            let (released, started) = (released.clone(), started.clone());
+            rayon::spawn(move || {
+                let _ = started.send(());
+                let _ = lock(&released).recv();
+            });
+        }
+        for _ in 0..threads {
+            busy.recv().unwrap();
+        }
+        let (done, answer) = std::sync::mpsc::channel();
+        let worker = {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                let _ = done.send(shared.submit_wanted(txs));
+            })
+        };
+        let got = answer.recv_timeout(Duration::from_secs(20));
+        for _ in 0..threads {
+            let _ = release.send(());
+        }
+        worker.join().unwrap();
+        let got = got.expect("the relay answer waited for the global pool");
+        assert_eq!(got, hashes.iter().map(|h| Ok(*h)).collect::<Vec<_>>());
+        assert!(hashes.iter().all(|h| shared.mempool().contains(h)));
+    }
+
     #[test]
     fn a_peers_copy_of_a_transaction_being_checked_is_left_to_that_check() {
         let dir = tempfile::tempdir().unwrap();
