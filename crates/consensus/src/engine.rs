@@ -40,7 +40,7 @@ use commonware_utils::{
     vec::NonEmptyVec,
 };
 use futures::StreamExt as _;
-use futures::channel::mpsc;
+use futures::channel::{mpsc, oneshot};
 use poai_node::node::Shared;
 use rand_core::CryptoRng;
 use std::sync::Arc;
@@ -287,6 +287,10 @@ where
         epocher.clone(),
     );
 
+    let (startup, heard) = match sets.validators(active).and_then(|v| startup(&v, &me)) {
+        Some((s, h)) => (Some(s), Some(h)),
+        None => (None, None),
+    };
     let watch = Watch::new(inline.clone(), sets.clone(), shared.clone());
     let orchestrator = Orchestrator {
         cfg,
@@ -297,19 +301,57 @@ where
         epocher,
         blocker,
         tracker,
+        tracked: None,
         cache,
     };
     let (votes, certificates, resolver) =
         (channels.votes, channels.certificates, channels.resolver);
     context.child("orchestrator").spawn(move |ctx| {
-        orchestrator.run(ctx, votes, certificates, resolver, active, floor, enter_rx)
+        orchestrator.run(
+            ctx,
+            votes,
+            certificates,
+            resolver,
+            active,
+            floor,
+            enter_rx,
+            heard,
+        )
     });
 
     let (gs, gr) = channels.gossip;
     context
         .child("gossip")
-        .spawn(move |ctx| crate::gossip::run(ctx, shared, gs, gr));
+        .spawn(move |ctx| crate::gossip::run(ctx, shared, gs, gr, startup));
     Ok(())
+}
+
+/// The longest a validator waits at start to hear from a quorum of its peers
+/// ([`crate::gossip::Startup`]) before its consensus starts anyway.
+pub const STARTUP_WAIT: Duration = Duration::from_secs(5);
+
+/// What a validator of `validators` waits for at start: a quorum, counting itself, of peers
+/// heard from; `None` for a node outside the set or alone in it.
+fn startup(
+    validators: &Validators,
+    me: &PublicKey,
+) -> Option<(crate::gossip::Startup, oneshot::Receiver<()>)> {
+    let keys = validators.keys();
+    if !keys.contains(me) || keys.len() < 2 {
+        return None;
+    }
+    let n = keys.len();
+    let quorum = n - (n - 1) / 3;
+    let (ready, heard) = oneshot::channel();
+    let peers: Vec<PublicKey> = keys.iter().filter(|k| *k != me).cloned().collect();
+    Some((
+        crate::gossip::Startup {
+            peers,
+            need: quorum.saturating_sub(1),
+            ready,
+        },
+        heard,
+    ))
 }
 
 type App<E> = Inline<E, simplex_ed25519::Scheme, PoaiApp, PoaiBlock, FixedEpocher>;
@@ -326,6 +368,8 @@ where
     epocher: FixedEpocher,
     blocker: B,
     tracker: T,
+    /// The last epoch whose peers were handed to the network.
+    tracked: Option<u64>,
     cache: CacheRef,
 }
 
@@ -351,6 +395,7 @@ where
         active: u64,
         floor: Digest,
         mut enter: mpsc::UnboundedReceiver<EnterEpoch>,
+        heard: Option<oneshot::Receiver<()>>,
     ) where
         S: Sender<PublicKey = PublicKey>,
         R: Receiver<PublicKey = PublicKey>,
@@ -376,6 +421,21 @@ where
             certificates: cert_handle,
             resolver: resolver_handle,
         };
+        if let Some(heard) = heard {
+            // Connections first (gossip's hellos tell when a quorum is reachable), so the first
+            // leader's proposal is not sent into no connection at all.
+            self.track(active);
+            let timeout = context.sleep(STARTUP_WAIT);
+            futures::pin_mut!(timeout);
+            if let futures::future::Either::Right(_) = futures::future::select(heard, timeout).await
+            {
+                eprintln!(
+                    "poai consensus: starting without having heard from a quorum of validators \
+                     in {} s",
+                    STARTUP_WAIT.as_secs()
+                );
+            }
+        }
         let Some(mut current) = self.enter(&context, &mut channels, active, floor).await else {
             eprintln!("poai consensus: could not start epoch {active}");
             return;
@@ -418,19 +478,15 @@ where
         }
     }
 
-    /// Starts the simplex engine of `epoch` from `floor`.
-    async fn enter<S: Sender<PublicKey = PublicKey>>(
-        &mut self,
-        context: &E,
-        channels: &mut EpochChannels<S>,
-        epoch: u64,
-        floor: Digest,
-    ) -> Option<(u64, Handle<()>)> {
-        let validators = self.sets.validators(epoch)?;
+    /// Hands the network the peers of `epoch` (its validators and the previous epoch's), once.
+    fn track(&mut self, epoch: u64) {
+        if self.tracked == Some(epoch) {
+            return;
+        }
         let mut peers: Vec<(PublicKey, Option<String>)> = Vec::new();
         for set in [
             self.sets.validators(epoch.saturating_sub(1)),
-            Some(validators),
+            self.sets.validators(epoch),
         ]
         .into_iter()
         .flatten()
@@ -442,6 +498,19 @@ where
             }
         }
         self.tracker.track(epoch, &peers);
+        self.tracked = Some(epoch);
+    }
+
+    /// Starts the simplex engine of `epoch` from `floor`.
+    async fn enter<S: Sender<PublicKey = PublicKey>>(
+        &mut self,
+        context: &E,
+        channels: &mut EpochChannels<S>,
+        epoch: u64,
+        floor: Digest,
+    ) -> Option<(u64, Handle<()>)> {
+        self.sets.validators(epoch)?;
+        self.track(epoch);
         let scheme = self.sets.scheme(epoch)?;
         // Genesis or the previous epoch's boundary block: both are finalized starting points.
         let floor = simplex::Floor::Genesis(floor);

@@ -4,15 +4,26 @@
 //! ([`Shared::submit_from_peer`]) and never forward, so nothing circulates.
 //!
 //! Wire form: one batch of transactions per p2p message, as [`poai_chain::tx::encode_batch`]
-//! lays it out (count, then length-prefixed transactions; bounded, no trailing bytes).
+//! lays it out (count, then length-prefixed transactions; bounded, no trailing bytes). An empty
+//! message is a hello ([`Startup`]); a batch is never empty.
+//!
+//! Startup: a validator hands its peers to the p2p network as it starts, and connections take a
+//! second or more (dial intervals, handshakes). A simplex engine started at once loses the first
+//! leader's proposal and skips its view after the leader timeout. So a validator that starts
+//! with a [`Startup`] says hello to every peer each flush interval until it has heard from
+//! enough of them (any message counts), then tells the engine; a validator that is running
+//! answers a peer's hello (at most once a second per peer), so a validator restarting into a
+//! running network is answered too.
 
 use crate::block::MAX_MESSAGE_BYTES;
+use commonware_cryptography::ed25519::PublicKey;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::Clock;
+use futures::channel::oneshot;
 use poai_chain::Transaction;
 use poai_chain::tx::{MAX_BATCH_TXS, decode_batch, encode_batch};
 use poai_node::node::{Shared, nonce_ahead};
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -89,15 +100,42 @@ impl Early {
     }
 }
 
-/// Runs gossip on one channel until the channel closes.
-pub async fn run<E, S, R>(clock: E, shared: Arc<Shared>, mut sender: S, mut receiver: R)
-where
+/// How often a running validator answers one peer's hellos at most.
+pub const ANSWER_HELLO_EVERY: Duration = Duration::from_secs(1);
+
+/// What a validator that has just started waits for before its consensus starts (module docs).
+pub struct Startup {
+    /// The other validators of its epoch.
+    pub peers: Vec<PublicKey>,
+    /// How many of them it must hear from (a quorum, counting itself).
+    pub need: usize,
+    /// Told once it has.
+    pub ready: oneshot::Sender<()>,
+}
+
+/// Runs gossip on one channel until the channel closes; with `startup`, says hello until enough
+/// peers have been heard from.
+pub async fn run<E, S, R>(
+    clock: E,
+    shared: Arc<Shared>,
+    mut sender: S,
+    mut receiver: R,
+    mut startup: Option<Startup>,
+) where
     E: Clock,
-    S: Sender,
-    R: Receiver,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
 {
     shared.enable_gossip();
     let mut early = Early::default();
+    let mut heard: HashSet<PublicKey> = HashSet::new();
+    let mut answered: HashMap<PublicKey, SystemTime> = HashMap::new();
+    if let Some(s) = startup.take_if(|s| s.need == 0) {
+        let _ = s.ready.send(());
+    }
+    if startup.is_some() {
+        sender.send(Recipients::All, Vec::<u8>::new(), true);
+    }
     // The flush deadline outlives each wait: restarting the timer on every received batch
     // (as a fresh `sleep` per loop would) starves the outbox for as long as peers keep sending,
     // which under load is the whole burst, and leaves the proposer's own transactions unknown
@@ -110,7 +148,7 @@ where
         futures::pin_mut!(recv);
         let received = match futures::future::select(flush, recv).await {
             futures::future::Either::Left(((), _)) => None,
-            futures::future::Either::Right((Ok((_peer, msg)), _)) => Some(msg),
+            futures::future::Either::Right((Ok((peer, msg)), _)) => Some((peer, msg)),
             futures::future::Either::Right((Err(_), _)) => return,
         };
         // Flush first when due, so that checking a peer's batch (tens of milliseconds of
@@ -122,11 +160,42 @@ where
                 sender.send(Recipients::All, batch, false);
             }
             early.retry(&shared, now);
+            if startup.is_some() {
+                sender.send(Recipients::All, Vec::<u8>::new(), true);
+            }
             next_flush = now + FLUSH_EVERY;
+        }
+        let Some((peer, msg)) = received else {
+            continue;
+        };
+        if let Some(s) = startup.take_if(|s| {
+            if s.peers.contains(&peer) {
+                heard.insert(peer.clone());
+            }
+            heard.len() >= s.need
+        }) {
+            let _ = s.ready.send(());
+        }
+        if msg.as_ref().is_empty() {
+            // A hello. Only a running validator answers (one still starting says hello every
+            // flush anyway), and at most once a second per peer; the map holds at most the
+            // peers the authenticated network lets reach this node.
+            if startup.is_none()
+                && answered.get(&peer).is_none_or(|t| {
+                    now.duration_since(*t).unwrap_or_default() >= ANSWER_HELLO_EVERY
+                })
+            {
+                if answered.len() >= 1024 {
+                    answered.clear();
+                }
+                answered.insert(peer.clone(), now);
+                sender.send(Recipients::One(peer), Vec::<u8>::new(), true);
+            }
+            continue;
         }
         // A bad batch from a peer is dropped; admission reports each transaction's own error
         // to nobody (the sender's RPC already answered its client).
-        if let Some(txs) = received.and_then(|msg| decode_batch(msg.as_ref()).ok()) {
+        if let Ok(txs) = decode_batch(msg.as_ref()) {
             let (_, ahead) = shared.submit_from_peer(txs);
             early.keep(clock.current(), ahead);
         }
@@ -252,7 +321,7 @@ mod tests {
             let s = shared.clone();
             context
                 .child("gossip")
-                .spawn(move |ctx| run(ctx, s, a_send, a_recv));
+                .spawn(move |ctx| run(ctx, s, a_send, a_recv, None));
             // B sends A the first transfer every 10 ms (waiting in A's mempool after the
             // first time, so each later copy costs A a hash lookup).
             let flood = encode_batches(&txs[..1]).remove(0);
@@ -281,6 +350,112 @@ mod tests {
                 waited <= FLUSH_EVERY + Duration::from_millis(5),
                 "{waited:?}"
             );
+        });
+    }
+
+    /// A starting validator (A) says hello until a quorum of its peers answered: validators
+    /// that are already running (B from 300 ms, C from 600 ms) answer its hellos; D never comes.
+    /// A is told it may start only once it has heard from two of them, and so is E, starting
+    /// after A is running (A answers it too).
+    #[test]
+    fn a_starting_validator_waits_to_hear_from_a_quorum() {
+        use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+        use commonware_p2p::simulated::{self, Link, Network};
+        use commonware_runtime::{
+            Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
+        };
+        use commonware_utils::{NZU32, NZUsize, Probability};
+
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        let runner = deterministic::Runner::new(
+            deterministic::Config::new()
+                .with_seed(9)
+                .with_timeout(Some(Duration::from_secs(60))),
+        );
+        runner.start(|context| async move {
+            let keys: Vec<PublicKey> = (0..5u64)
+                .map(|i| PrivateKey::from_seed(i).public_key())
+                .collect();
+            let (network, oracle) = Network::new_with_peers(
+                context.child("network"),
+                simulated::Config {
+                    max_size: MAX_MESSAGE_BYTES,
+                    max_peers_per_set: NZUsize!(5),
+                    disconnect_on_block: true,
+                    tracked_peer_sets: NZUsize!(1),
+                },
+                keys.clone(),
+            )
+            .await;
+            network.start();
+            let link = Link {
+                latency: Duration::from_millis(5),
+                jitter: Duration::ZERO,
+                success_rate: Probability::new(1, 1).unwrap(),
+            };
+            for a in &keys {
+                for b in &keys {
+                    if a != b {
+                        oracle
+                            .add_link(a.clone(), b.clone(), link.clone())
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+            let quota = Quota::per_second(NZU32!(100_000));
+            let mut channels = Vec::new();
+            for k in &keys {
+                channels.push(Some(
+                    oracle.control(k.clone()).register(0, quota).await.unwrap(),
+                ));
+            }
+            let start = |i: usize, startup: Option<Startup>, channels: &mut Vec<Option<_>>| {
+                let (send, recv) = channels[i].take().unwrap();
+                let s = shared.clone();
+                context
+                    .child("gossip")
+                    .with_attribute("index", i)
+                    .spawn(move |ctx| run(ctx, s, send, recv, startup));
+            };
+            let startup_of = |me: usize| {
+                let (ready, heard) = oneshot::channel();
+                let peers = (0..4)
+                    .filter(|&i| i != me)
+                    .map(|i| keys[i].clone())
+                    .collect();
+                (
+                    Startup {
+                        peers,
+                        need: 2,
+                        ready,
+                    },
+                    heard,
+                )
+            };
+            let (a, mut a_heard) = startup_of(0);
+            start(0, Some(a), &mut channels);
+            context.sleep(Duration::from_millis(300)).await;
+            start(1, None, &mut channels);
+            context.sleep(Duration::from_millis(200)).await;
+            assert_eq!(
+                a_heard.try_recv(),
+                Ok(None),
+                "A started with one peer heard"
+            );
+            context.sleep(Duration::from_millis(100)).await;
+            start(2, None, &mut channels);
+            context.sleep(Duration::from_millis(100)).await;
+            assert_eq!(a_heard.try_recv(), Ok(Some(())), "A did not hear B and C");
+
+            // E (a fifth key standing in for validator 3 coming back) starts after everyone
+            // else is running: answers, not hellos of others, tell it.
+            let (mut e, mut e_heard) = startup_of(3);
+            e.peers = (0..3).map(|i| keys[i].clone()).collect();
+            start(4, Some(e), &mut channels);
+            context.sleep(Duration::from_millis(100)).await;
+            assert_eq!(e_heard.try_recv(), Ok(Some(())), "E heard no answers");
         });
     }
 
