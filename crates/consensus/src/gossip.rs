@@ -258,6 +258,54 @@ mod tests {
         assert_eq!(early.txs.len(), MAX_EARLY);
     }
 
+    type SimPair = (
+        commonware_p2p::simulated::Sender<PublicKey, commonware_runtime::deterministic::Context>,
+        commonware_p2p::simulated::Receiver<PublicKey>,
+    );
+
+    /// A simulated network of `keys`, every pair linked both ways with `latency` and no loss;
+    /// channel 0 registered for each key, in order.
+    async fn linked(
+        context: &commonware_runtime::deterministic::Context,
+        keys: &[PublicKey],
+        latency: Duration,
+    ) -> Vec<SimPair> {
+        use commonware_p2p::simulated::{self, Link, Network};
+        use commonware_runtime::{Quota, Supervisor as _};
+        use commonware_utils::{NZU32, NZUsize, Probability};
+        let (network, oracle) = Network::new_with_peers(
+            context.child("network"),
+            simulated::Config {
+                max_size: MAX_MESSAGE_BYTES,
+                max_peers_per_set: NZUsize!(keys.len()),
+                disconnect_on_block: true,
+                tracked_peer_sets: NZUsize!(1),
+            },
+            keys.to_vec(),
+        )
+        .await;
+        network.start();
+        let link = Link {
+            latency,
+            jitter: Duration::ZERO,
+            success_rate: Probability::new(1, 1).unwrap(),
+        };
+        for a in keys {
+            for b in keys.iter().filter(|b| *b != a) {
+                oracle
+                    .add_link(a.clone(), b.clone(), link.clone())
+                    .await
+                    .unwrap();
+            }
+        }
+        let quota = Quota::per_second(NZU32!(100_000));
+        let mut out = Vec::new();
+        for k in keys {
+            out.push(oracle.control(k.clone()).register(0, quota).await.unwrap());
+        }
+        out
+    }
+
     /// Under a steady stream of a peer's batches (one every 10 ms, more often than
     /// [`FLUSH_EVERY`]) this node's own transactions still go out within a flush interval: the
     /// flush deadline outlives received messages. (A timer restarted for every message never
@@ -265,11 +313,7 @@ mod tests {
     #[test]
     fn own_transactions_go_out_while_a_peer_keeps_sending() {
         use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
-        use commonware_p2p::simulated::{self, Link, Network};
-        use commonware_runtime::{
-            Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
-        };
-        use commonware_utils::{NZU32, NZUsize, Probability};
+        use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _, deterministic};
         use futures::future::Either;
 
         let dir = tempfile::tempdir().unwrap();
@@ -281,43 +325,10 @@ mod tests {
                 .with_timeout(Some(Duration::from_secs(60))),
         );
         runner.start(|context| async move {
-            let (a, b) = (PrivateKey::from_seed(0), PrivateKey::from_seed(1));
-            let (network, oracle) = Network::new_with_peers(
-                context.child("network"),
-                simulated::Config {
-                    max_size: MAX_MESSAGE_BYTES,
-                    max_peers_per_set: NZUsize!(2),
-                    disconnect_on_block: true,
-                    tracked_peer_sets: NZUsize!(1),
-                },
-                vec![a.public_key(), b.public_key()],
-            )
-            .await;
-            network.start();
-            let link = Link {
-                latency: Duration::from_millis(1),
-                jitter: Duration::ZERO,
-                success_rate: Probability::new(1, 1).unwrap(),
-            };
-            oracle
-                .add_link(a.public_key(), b.public_key(), link.clone())
-                .await
-                .unwrap();
-            oracle
-                .add_link(b.public_key(), a.public_key(), link)
-                .await
-                .unwrap();
-            let quota = Quota::per_second(NZU32!(100_000));
-            let (a_send, a_recv) = oracle
-                .control(a.public_key())
-                .register(0, quota)
-                .await
-                .unwrap();
-            let (mut b_send, mut b_recv) = oracle
-                .control(b.public_key())
-                .register(0, quota)
-                .await
-                .unwrap();
+            let keys = [0, 1].map(|i| PrivateKey::from_seed(i).public_key());
+            let mut pairs = linked(&context, &keys, Duration::from_millis(1)).await;
+            let (mut b_send, mut b_recv) = pairs.pop().unwrap();
+            let (a_send, a_recv) = pairs.pop().unwrap();
             let s = shared.clone();
             context
                 .child("gossip")
@@ -360,11 +371,7 @@ mod tests {
     #[test]
     fn a_starting_validator_waits_to_hear_from_a_quorum() {
         use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
-        use commonware_p2p::simulated::{self, Link, Network};
-        use commonware_runtime::{
-            Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
-        };
-        use commonware_utils::{NZU32, NZUsize, Probability};
+        use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _, deterministic};
 
         let dir = tempfile::tempdir().unwrap();
         let shared = node(dir.path());
@@ -377,40 +384,12 @@ mod tests {
             let keys: Vec<PublicKey> = (0..5u64)
                 .map(|i| PrivateKey::from_seed(i).public_key())
                 .collect();
-            let (network, oracle) = Network::new_with_peers(
-                context.child("network"),
-                simulated::Config {
-                    max_size: MAX_MESSAGE_BYTES,
-                    max_peers_per_set: NZUsize!(5),
-                    disconnect_on_block: true,
-                    tracked_peer_sets: NZUsize!(1),
-                },
-                keys.clone(),
-            )
-            .await;
-            network.start();
-            let link = Link {
-                latency: Duration::from_millis(5),
-                jitter: Duration::ZERO,
-                success_rate: Probability::new(1, 1).unwrap(),
-            };
-            for a in &keys {
-                for b in &keys {
-                    if a != b {
-                        oracle
-                            .add_link(a.clone(), b.clone(), link.clone())
-                            .await
-                            .unwrap();
-                    }
-                }
-            }
-            let quota = Quota::per_second(NZU32!(100_000));
-            let mut channels = Vec::new();
-            for k in &keys {
-                channels.push(Some(
-                    oracle.control(k.clone()).register(0, quota).await.unwrap(),
-                ));
-            }
+            let mut channels: Vec<Option<SimPair>> =
+                linked(&context, &keys, Duration::from_millis(5))
+                    .await
+                    .into_iter()
+                    .map(Some)
+                    .collect();
             let start = |i: usize, startup: Option<Startup>, channels: &mut Vec<Option<_>>| {
                 let (send, recv) = channels[i].take().unwrap();
                 let s = shared.clone();
