@@ -36,7 +36,7 @@ use commonware_runtime::{
 };
 use commonware_storage::archive::immutable;
 use commonware_utils::{
-    Acknowledgement as _, NZDuration, NZU16, NZU64, NZUsize, acknowledgement::Exact,
+    Acknowledgement as _, Faults, N3f1, NZDuration, NZU16, NZU64, NZUsize, acknowledgement::Exact,
     vec::NonEmptyVec,
 };
 use futures::StreamExt as _;
@@ -340,8 +340,8 @@ fn startup(
     if !keys.contains(me) || keys.len() < 2 {
         return None;
     }
-    let n = keys.len();
-    let quorum = n - (n - 1) / 3;
+    // The fault model of simplex's ed25519 scheme: n >= 3f + 1.
+    let quorum = usize::try_from(<N3f1 as Faults>::quorum(keys.len())).unwrap_or(usize::MAX);
     let (ready, heard) = oneshot::channel();
     let peers: Vec<PublicKey> = keys.iter().filter(|k| *k != me).cloned().collect();
     Some((

@@ -318,7 +318,7 @@ impl Relay {
             RelayMessage::Txs { block, txs } => {
                 let d = digest_of(block);
                 let mut p = lock(&self.book).partial.remove(&d)?;
-                let answered_count = txs.len();
+                let count = txs.len();
                 let mut answered: Vec<(usize, Transaction)> = txs
                     .into_iter()
                     .filter_map(|(pos, tx)| {
@@ -347,7 +347,7 @@ impl Relay {
                         *slot = Some(tx);
                     }
                 }
-                let (height, count, arrived) = (p.header.height, answered_count, p.arrived);
+                let (height, arrived) = (p.header.height, p.arrived);
                 if lock(&self.book).hold(d, p) {
                     assembled(shared, "asked");
                     // How long a block waited for what it lacked: the 250 ms before asking,

@@ -6,8 +6,9 @@
 //! view is nullified (its leader's block did not arrive or was not notarized within the leader
 //! timeout, or was not certified within the certification timeout, so the validators agreed to
 //! skip it), it names the validator that was to lead the view, in the node's log (with this
-//! node's finalized height at the time) and in `poai_consensus_views_skipped_total{leader}`. That is the
-//! first thing an operator asks after a pause in finality: which validator is down or too slow.
+//! node's finalized height at the time) and in `poai_consensus_views_skipped_total{leader}`.
+//! That is the first thing an operator asks after a pause in finality: which validator is down
+//! or too slow.
 //!
 //! Only nullification certificates are counted: they are verified by consensus (a quorum
 //! signed them), unlike single votes or equivocation evidence, which simplex reports
