@@ -356,8 +356,51 @@ pub struct ClusterReport {
     /// the timed phase started at (each validator logs the same skipped views; which views,
     /// and whose, are in the node logs: `poai consensus: … skipped`). `None`: one validator.
     pub views_skipped: Option<u64>,
+    /// CPU time the validators' processes used from the first submission to the last
+    /// finality, per finalized proof, microseconds (user plus system, every thread; Linux's
+    /// `/proc`, `None` elsewhere). Far steadier than proofs/s from run to run, so it is what
+    /// to compare when a change is meant to save work rather than waiting.
+    pub node_cpu_us_per_proof: Option<f64>,
+    /// The same for this process, the load generator (JSON encoding, HTTP, polling).
+    pub client_cpu_us_per_proof: Option<f64>,
     /// Where each node's log is (`<data>/v<i>/node.log`).
     pub data: String,
+}
+
+/// CPU time a process has used so far, user plus system over all its threads: fields 14 and
+/// 15 of `/proc/<pid>/stat`, in the kernel's `USER_HZ` ticks (100 a second on every Linux
+/// architecture the ABI fixes). `None` where there is no `/proc` or the process is gone.
+pub fn process_cpu(pid: &str) -> Option<Duration> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_of_stat(&text)
+}
+
+/// Parses a `/proc/<pid>/stat` line: the command name, field 2, is in parentheses and may hold
+/// spaces, so fields are counted after its closing parenthesis.
+pub fn cpu_of_stat(text: &str) -> Option<Duration> {
+    const USER_HZ: u64 = 100;
+    let rest = text.get(text.rfind(')')?.checked_add(1)?..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks = utime.checked_add(stime)?;
+    Some(Duration::from_millis(ticks.checked_mul(1000 / USER_HZ)?))
+}
+
+/// The CPU time of every node process (summed; `None` if any cannot be read) and of this one.
+fn cpu_now(nodes: &Nodes) -> (Option<Duration>, Option<Duration>) {
+    let nodes = nodes
+        .0
+        .iter()
+        .map(|c| process_cpu(&c.id().to_string()))
+        .sum::<Option<Duration>>();
+    (nodes, process_cpu("self"))
+}
+
+/// Microseconds of CPU per proof between two readings.
+fn cpu_per_proof(before: Option<Duration>, after: Option<Duration>, proofs: usize) -> Option<f64> {
+    let used = after?.checked_sub(before?)?;
+    (proofs > 0).then(|| used.as_secs_f64() * 1e6 / proofs as f64)
 }
 
 /// Views skipped at or above `height` in a node's log `text` (its
@@ -770,6 +813,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         (finality, failed)
     });
 
+    let cpu0 = cpu_now(&nodes);
     let t0 = Instant::now();
     let results = send_round_robin(&clients, batches, plan.pace, on_answer).await?;
     let submit_s = t0.elapsed().as_secs_f64();
@@ -814,6 +858,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         }
         tokio::time::sleep(POLL).await;
     };
+    let cpu1 = cpu_now(&nodes);
     let (mut finality, failed) = match tokio::time::timeout(Duration::from_secs(30), poller).await {
         Ok(r) => r.context("finality poller")?,
         Err(_) => bail!("finality poller: sampled proofs not final 30 s after the last one"),
@@ -874,6 +919,8 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         cores,
         loadavg_before: load,
         views_skipped,
+        node_cpu_us_per_proof: cpu_per_proof(cpu0.0, cpu1.0, admitted),
+        client_cpu_us_per_proof: cpu_per_proof(cpu0.1, cpu1.1, admitted),
         data: dir.display().to_string(),
     })
 }
@@ -928,6 +975,7 @@ pub fn run(args: BenchClusterArgs) -> Result<()> {
 
 fn print_table(r: &ClusterReport, logs: &str) {
     let ms = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.0} ms"));
+    let us = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.0} µs"));
     let mode = if r.consensus {
         "simplex BFT"
     } else {
@@ -964,6 +1012,14 @@ fn print_table(r: &ClusterReport, logs: &str) {
             "views skipped (timed phase)",
             r.views_skipped
                 .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+        ),
+        (
+            "CPU per proof: nodes / client",
+            format!(
+                "{} / {}",
+                us(r.node_cpu_us_per_proof),
+                us(r.client_cpu_us_per_proof)
+            ),
         ),
         ("setup (untimed)", format!("{:.1} s", r.setup_s)),
         (
@@ -1175,6 +1231,38 @@ mod tests {
         // 10 s at 500 ms: 20 blocks, 30 with the margin, 32 with the two extra.
         assert_eq!(blocks_during(Duration::from_secs(10), 500), 32);
         assert_eq!(blocks_during(Duration::from_millis(1), 500), 3);
+    }
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        // A command name with spaces and a parenthesis; utime 250 and stime 31 ticks.
+        let line = "4242 (poai (v 1)) S 1 4242 4242 0 -1 4194560 9 0 0 0 250 31 0 0 20 0 9 0";
+        assert_eq!(cpu_of_stat(line), Some(Duration::from_millis(2810)));
+        assert_eq!(cpu_of_stat("4242 (poai) S 1 2"), None);
+        assert_eq!(cpu_of_stat("no parenthesis"), None);
+        // This process has a /proc entry on Linux, and its CPU time only grows.
+        if cfg!(target_os = "linux") {
+            let a = process_cpu("self").expect("own /proc/self/stat");
+            let mut x = 0u64;
+            for i in 0..20_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+            let b = process_cpu("self").expect("own /proc/self/stat");
+            assert!(b >= a);
+        }
+        assert_eq!(
+            cpu_per_proof(
+                Some(Duration::from_millis(100)),
+                Some(Duration::from_millis(600)),
+                1000
+            ),
+            Some(500.0)
+        );
+        assert_eq!(cpu_per_proof(None, Some(Duration::ZERO), 1), None);
+        assert_eq!(
+            cpu_per_proof(Some(Duration::ZERO), Some(Duration::ZERO), 0),
+            None
+        );
     }
 
     #[test]

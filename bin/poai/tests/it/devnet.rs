@@ -114,3 +114,39 @@ fn devnet_with_four_validators_pays_miners() {
         );
     }
 }
+
+/// `poai bench-cluster`, the throughput bench of docs/PERFORMANCE.md, end to end at a small
+/// size: four validators finalize every proof sent, and the report carries the figures the
+/// performance notes quote, the CPU time per proof among them.
+#[test]
+fn bench_cluster_reports_a_small_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = poai(
+        dir.path(),
+        &[
+            "bench-cluster",
+            "--validators",
+            "4",
+            "--proofs",
+            "300",
+            "--data",
+            "run",
+            "--json",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "poai bench-cluster failed: {stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["validators"], 4, "{r}");
+    assert_eq!(r["admitted"], 300, "{r}");
+    assert_eq!(r["refused"], serde_json::json!({}), "{r}");
+    assert!(r["proofs_per_s"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["blocks_used"].as_u64().unwrap() >= 1, "{r}");
+    assert!(r["finality_samples"].as_u64().unwrap() > 0, "{r}");
+    if cfg!(target_os = "linux") {
+        // Four processes verified 300 signatures each: well above nothing.
+        assert!(r["node_cpu_us_per_proof"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["client_cpu_us_per_proof"].as_f64().is_some(), "{r}");
+    }
+    assert!(dir.path().join("run/v0/node.log").exists());
+}
