@@ -22,7 +22,7 @@ use commonware_runtime::Clock;
 use futures::channel::oneshot;
 use poai_chain::Transaction;
 use poai_chain::tx::{MAX_BATCH_TXS, decode_batch, encode_batch};
-use poai_node::node::{Shared, nonce_ahead};
+use poai_node::node::{Shared, ahead_of_head};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime};
 /// How often the outbox is flushed.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
-/// Most early transactions (nonce ahead of the next one here) kept to offer again.
+/// Most early transactions ([`Early`]) kept to offer again: at most about 14 MB of proofs.
 pub const MAX_EARLY: usize = 4096;
 
 /// How long an early transaction is kept.
@@ -59,11 +59,15 @@ pub fn encode_batches<'a>(txs: impl IntoIterator<Item = &'a Transaction>) -> Vec
     out
 }
 
-/// Account transactions a peer sent before an earlier one of the same sender reached this node
-/// (gossip batches are lost or overtaken; admission wants consecutive nonces). They are offered
-/// again after each commit until admitted, refused for another reason, or [`EARLY_TTL`] old.
-/// Without this, such a transaction could reach only the validator whose client sent it, and
-/// wait there for good once that validator is no longer a leader.
+/// Transactions a peer sent before this node could admit them ([`ahead_of_head`]): an account
+/// transaction that arrived before an earlier one of the same sender (gossip batches are lost or
+/// overtaken; admission wants consecutive nonces), or a proof of a device whose registration is
+/// final at the sender's validator and not yet here (its miner proves as soon as its own
+/// validator says the registration is in). They are offered again after each commit until
+/// admitted, refused for another reason, or [`EARLY_TTL`] old. Without this, such a transfer
+/// could reach only the validator whose client sent it, and wait there for good once that
+/// validator is no longer a leader; and every peer had to ask for such a proof when a block
+/// listed it (a quarter of a second per block while a devnet's miners start).
 #[derive(Default)]
 struct Early {
     txs: VecDeque<(SystemTime, Transaction)>,
@@ -95,7 +99,7 @@ impl Early {
         let arrived = times
             .into_iter()
             .zip(&results)
-            .filter_map(|(t, r)| nonce_ahead(r).then_some(t));
+            .filter_map(|(t, r)| ahead_of_head(r).then_some(t));
         self.txs.extend(arrived.zip(still));
     }
 }
@@ -209,6 +213,35 @@ mod tests {
 
     /// A transfer that arrives before its predecessor is refused as early, kept, and admitted
     /// after the next commit once the predecessor is here; kept ones expire after EARLY_TTL.
+    /// A proof gossiped before the block registering its device is committed here (its miner
+    /// proved as soon as its own validator had that block) is kept, and admitted by the retry
+    /// after that commit: the next block that lists it finds it here instead of asking.
+    #[test]
+    fn a_proof_that_arrives_before_its_devices_registration_is_admitted_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = node(dir.path());
+        let seed = [3; 32];
+        let proof = crate::testkit::proof(&shared, seed);
+        let t0 = SystemTime::UNIX_EPOCH;
+        let mut early = Early::default();
+        let (results, ahead) = shared.submit_from_peer(vec![proof.clone()]);
+        assert!(
+            matches!(results[0], Err(poai_chain::TxError::UnknownDevice { .. })),
+            "{results:?}"
+        );
+        early.keep(t0, ahead);
+        early.height = shared.state().head().height;
+        early.retry(&shared, t0);
+        assert_eq!(early.txs.len(), 1);
+
+        let reg = crate::testkit::registration(&shared, seed, 0);
+        assert!(shared.submit(vec![reg])[0].is_ok());
+        shared.produce_block().unwrap();
+        early.retry(&shared, t0 + Duration::from_secs(1));
+        assert!(early.txs.is_empty());
+        assert!(shared.mempool().contains(&proof.hash()));
+    }
+
     #[test]
     fn early_transfers_are_offered_again_until_admitted_or_expired() {
         let dir = tempfile::tempdir().unwrap();

@@ -174,10 +174,17 @@ impl Drop for Checking<'_> {
     }
 }
 
-/// Whether an admission result refuses a transaction only because its nonce is ahead of the
-/// sender's next one (an earlier transaction of the sender has not arrived yet).
-pub fn nonce_ahead(r: &Result<TxHash, TxError>) -> bool {
-    matches!(r, Err(TxError::BadNonce { expected, got }) if got > expected)
+/// Whether an admission result refuses a transaction only because this node is behind where it
+/// came from, so that it may be admitted after a later commit here: its nonce is ahead of the
+/// sender's next one (an earlier transaction of the sender has not arrived yet), or it is a
+/// proof of a device not registered here (the block that registers it can be final at the
+/// sender's validator, whose miner then proves at once, and not yet here).
+pub fn ahead_of_head(r: &Result<TxHash, TxError>) -> bool {
+    match r {
+        Err(TxError::BadNonce { expected, got }) => got > expected,
+        Err(TxError::UnknownDevice { .. }) => true,
+        _ => false,
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -232,9 +239,9 @@ impl Shared {
     /// Admits transactions a peer gossiped: as [`Shared::submit`], never gossiped again (every
     /// validator gossips only what its own clients sent, so nothing circulates). One that
     /// another admission is checking right now is left to it (answered `Ok`). Also returns the
-    /// account transactions refused only because their nonce is ahead of the next one here (an
-    /// earlier transaction of the sender has not arrived yet): the caller offers them again
-    /// after the next commit.
+    /// transactions refused only because this node is behind the sender ([`ahead_of_head`]: a
+    /// nonce ahead of the next one here, a proof of a device whose registration is not final
+    /// here yet): the caller offers them again after the next commit.
     pub fn submit_from_peer(
         &self,
         txs: Vec<poai_chain::Transaction>,
@@ -367,13 +374,20 @@ impl Shared {
                     .as_ref()
                     .filter(|_| fresh)
                     .map(|_| (p.hash(), p.tx().clone()));
-                // Only account transactions carry nonces; proofs (the bulk) are not copied.
-                let account = match (to_gossip, p.tx()) {
+                // A peer's transaction that may be early ([`ahead_of_head`]) is copied before
+                // admission takes it: an account transaction (it carries a nonce), or a proof
+                // of a device not registered here. Other proofs, the bulk, are not copied.
+                let maybe_early = match (to_gossip, p.tx()) {
                     (false, t @ poai_chain::Transaction::Account(_)) => Some(t.clone()),
+                    (false, t @ poai_chain::Transaction::Proof(pt))
+                        if state.device(&pt.proof.device_id).is_none() =>
+                    {
+                        Some(t.clone())
+                    }
                     _ => None,
                 };
                 let r = pool.admit(&self.machine, &state, &ctx, p);
-                if let Some(t) = account.filter(|_| nonce_ahead(&r)) {
+                if let Some(t) = maybe_early.filter(|_| ahead_of_head(&r)) {
                     early.push(t);
                 }
                 match (&r, tx, outbox.as_mut()) {
@@ -732,6 +746,33 @@ mod tests {
 
     fn rejected(shared: &Shared, name: &str) -> u64 {
         shared.metrics.txs_rejected.with_label_values(&[name]).get()
+    }
+
+    /// A peer's proof of a device not registered here (its registration final at the peer's
+    /// validator first) is refused and handed back, to be offered again after a commit; once
+    /// the registration is committed here the same proof is admitted. A client's copy is only
+    /// refused (the client hears why), and a peer's proof refused for anything else is not
+    /// kept.
+    #[test]
+    fn a_peers_proof_of_a_device_registered_there_first_is_handed_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = open(dir.path());
+        let proof = proof(&shared, 6);
+        let (r, early) = shared.submit_from_peer(vec![proof.clone()]);
+        assert!(matches!(r[0], Err(TxError::UnknownDevice { .. })), "{r:?}");
+        assert_eq!(early, vec![proof.clone()]);
+        let (r, early) = shared.admit(vec![proof.clone()], Source::Client);
+        assert!(matches!(r[0], Err(TxError::UnknownDevice { .. })), "{r:?}");
+        assert!(early.is_empty());
+
+        assert!(shared.submit(vec![register(&shared, 6)])[0].is_ok());
+        shared.produce_block().unwrap();
+        let (r, early) = shared.submit_from_peer(vec![forged(&proof)]);
+        assert!(r[0].is_err() && !ahead_of_head(&r[0]), "{r:?}");
+        assert!(early.is_empty());
+        let (r, early) = shared.submit_from_peer(vec![proof.clone()]);
+        assert_eq!(r[0], Ok(proof.hash()));
+        assert!(early.is_empty());
     }
 
     /// A copy of a transaction whose block is final (gossip behind consensus, a resend) is
