@@ -145,6 +145,10 @@ pub async fn run<E, S, R>(
     // which under load is the whole burst, and leaves the proposer's own transactions unknown
     // to the validators that must check its block.
     let mut next_flush = clock.current() + FLUSH_EVERY;
+    // A starting member holds its own transactions until it has heard from the peers it needs
+    // (or until the engine's startup wait is over): sent before, they would go to peers not
+    // connected yet, and the p2p network drops a message to an offline peer.
+    let hold_until = clock.current() + crate::engine::STARTUP_WAIT;
     loop {
         let flush = clock.sleep_until(next_flush);
         futures::pin_mut!(flush);
@@ -159,9 +163,11 @@ pub async fn run<E, S, R>(
         // signature checks) does not hold this node's own transactions back.
         let now = clock.current();
         if now >= next_flush {
-            let txs = shared.take_gossip();
-            for batch in encode_batches(txs.iter().map(|(_, t)| t)) {
-                sender.send(Recipients::All, batch, false);
+            if startup.is_none() || now >= hold_until {
+                let txs = shared.take_gossip();
+                for batch in encode_batches(txs.iter().map(|(_, t)| t)) {
+                    sender.send(Recipients::All, batch, false);
+                }
             }
             early.retry(&shared, now);
             if startup.is_some() {
@@ -337,6 +343,86 @@ mod tests {
             out.push(oracle.control(k.clone()).register(0, quota).await.unwrap());
         }
         out
+    }
+
+    /// A starting validator's own transactions (its RPC serves before its connections are up)
+    /// wait until it has heard from a peer: sent at once, they went to peers not connected yet,
+    /// which the network drops, and every peer had to ask for them when a block listed them.
+    #[test]
+    fn a_starting_validators_own_transactions_wait_for_its_peers() {
+        use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+        use commonware_p2p::simulated::{self, Link, Network};
+        use commonware_runtime::{
+            Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
+        };
+        use commonware_utils::{NZU32, NZUsize, Probability};
+
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (node(da.path()), node(db.path()));
+        let tx = transfers(&a, 0..1).remove(0);
+        a.enable_gossip();
+        assert!(a.submit(vec![tx.clone()])[0].is_ok());
+        let runner = deterministic::Runner::new(
+            deterministic::Config::new()
+                .with_seed(3)
+                .with_timeout(Some(Duration::from_secs(30))),
+        );
+        runner.start(|context| async move {
+            let keys: Vec<PublicKey> = (0..2u64)
+                .map(|i| PrivateKey::from_seed(i).public_key())
+                .collect();
+            let (network, oracle) = Network::new_with_peers(
+                context.child("network"),
+                simulated::Config {
+                    max_size: MAX_MESSAGE_BYTES,
+                    max_peers_per_set: NZUsize!(2),
+                    disconnect_on_block: true,
+                    tracked_peer_sets: NZUsize!(1),
+                },
+                keys.clone(),
+            )
+            .await;
+            network.start();
+            let quota = Quota::per_second(NZU32!(100_000));
+            let mut pairs = Vec::new();
+            for k in &keys {
+                pairs.push(oracle.control(k.clone()).register(0, quota).await.unwrap());
+            }
+            let (sb, rb) = pairs.pop().unwrap();
+            let (sa, ra) = pairs.pop().unwrap();
+            let startup = |peer: &PublicKey| Startup {
+                peers: vec![peer.clone()],
+                need: 1,
+                ready: oneshot::channel().0,
+            };
+            let (sa_up, sb_up) = (startup(&keys[1]), startup(&keys[0]));
+            let (a2, b2) = (a.clone(), b.clone());
+            context
+                .child("a")
+                .spawn(move |ctx| run(ctx, a2, sa, ra, Some(sa_up)));
+            context
+                .child("b")
+                .spawn(move |ctx| run(ctx, b2, sb, rb, Some(sb_up)));
+            // Six flush intervals with no connection between them.
+            context.sleep(Duration::from_millis(300)).await;
+            assert!(!b.mempool().contains(&tx.hash()));
+            let link = Link {
+                latency: Duration::from_millis(5),
+                jitter: Duration::ZERO,
+                success_rate: Probability::new(1, 1).unwrap(),
+            };
+            for (x, y) in [(0, 1), (1, 0)] {
+                oracle
+                    .add_link(keys[x].clone(), keys[y].clone(), link.clone())
+                    .await
+                    .unwrap();
+            }
+            context.sleep(Duration::from_millis(300)).await;
+            assert!(
+                b.mempool().contains(&tx.hash()),
+                "B never got A's transaction"
+            );
+        });
     }
 
     /// Under a steady stream of a peer's batches (one every 10 ms, more often than

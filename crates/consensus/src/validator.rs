@@ -138,6 +138,10 @@ pub async fn start(context: cw_tokio::Context, args: NodeArgs) -> Result<Running
     let (machine, _) =
         poai_node::sigverify::with_backend(poai_node::tee::machine(), args.verify_backend)?;
     let shared = Shared::open(&cfg, machine)?;
+    // Queue what clients send for the peers from the first RPC call on: RPC serves before the
+    // network and the gossip task start, and a transaction admitted in between was never
+    // gossiped (its block's peers had to ask for it).
+    shared.enable_gossip();
     let chain_id = genesis.chain_id.0;
     let block_interval = cfg.block_interval;
     let handle = node::serve(cfg, shared.clone()).await?;
