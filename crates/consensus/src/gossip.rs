@@ -302,16 +302,35 @@ mod tests {
         commonware_p2p::simulated::Receiver<PublicKey>,
     );
 
-    /// A simulated network of `keys`, every pair linked both ways with `latency` and no loss;
-    /// channel 0 registered for each key, in order.
-    async fn linked(
+    /// A deterministic runtime with `seed` that fails a test running longer than `limit`.
+    fn sim_runner(seed: u64, limit: Duration) -> commonware_runtime::deterministic::Runner {
+        commonware_runtime::deterministic::Runner::new(
+            commonware_runtime::deterministic::Config::new()
+                .with_seed(seed)
+                .with_timeout(Some(limit)),
+        )
+    }
+
+    /// The public keys of ed25519 keys seeded `0..n`.
+    fn sim_keys(n: u64) -> Vec<PublicKey> {
+        use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+        (0..n)
+            .map(|i| PrivateKey::from_seed(i).public_key())
+            .collect()
+    }
+
+    type SimOracle =
+        commonware_p2p::simulated::Oracle<PublicKey, commonware_runtime::deterministic::Context>;
+
+    /// A simulated network of `keys` with no links yet; channel 0 registered for each key, in
+    /// order.
+    async fn unlinked(
         context: &commonware_runtime::deterministic::Context,
         keys: &[PublicKey],
-        latency: Duration,
-    ) -> Vec<SimPair> {
-        use commonware_p2p::simulated::{self, Link, Network};
+    ) -> (SimOracle, Vec<SimPair>) {
+        use commonware_p2p::simulated::{self, Network};
         use commonware_runtime::{Quota, Supervisor as _};
-        use commonware_utils::{NZU32, NZUsize, Probability};
+        use commonware_utils::{NZU32, NZUsize};
         let (network, oracle) = Network::new_with_peers(
             context.child("network"),
             simulated::Config {
@@ -324,6 +343,18 @@ mod tests {
         )
         .await;
         network.start();
+        let quota = Quota::per_second(NZU32!(100_000));
+        let mut out = Vec::new();
+        for k in keys {
+            out.push(oracle.control(k.clone()).register(0, quota).await.unwrap());
+        }
+        (oracle, out)
+    }
+
+    /// Links every pair of `keys` both ways with `latency` and no loss.
+    async fn link_all(oracle: &SimOracle, keys: &[PublicKey], latency: Duration) {
+        use commonware_p2p::simulated::Link;
+        use commonware_utils::Probability;
         let link = Link {
             latency,
             jitter: Duration::ZERO,
@@ -337,12 +368,18 @@ mod tests {
                     .unwrap();
             }
         }
-        let quota = Quota::per_second(NZU32!(100_000));
-        let mut out = Vec::new();
-        for k in keys {
-            out.push(oracle.control(k.clone()).register(0, quota).await.unwrap());
-        }
-        out
+    }
+
+    /// A simulated network of `keys`, every pair linked both ways with `latency` and no loss;
+    /// channel 0 registered for each key, in order.
+    async fn linked(
+        context: &commonware_runtime::deterministic::Context,
+        keys: &[PublicKey],
+        latency: Duration,
+    ) -> Vec<SimPair> {
+        let (oracle, pairs) = unlinked(context, keys).await;
+        link_all(&oracle, keys, latency).await;
+        pairs
     }
 
     /// A starting validator's own transactions (its RPC serves before its connections are up)
@@ -350,44 +387,17 @@ mod tests {
     /// which the network drops, and every peer had to ask for them when a block listed them.
     #[test]
     fn a_starting_validators_own_transactions_wait_for_its_peers() {
-        use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
-        use commonware_p2p::simulated::{self, Link, Network};
-        use commonware_runtime::{
-            Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
-        };
-        use commonware_utils::{NZU32, NZUsize, Probability};
+        use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _};
 
         let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (a, b) = (node(da.path()), node(db.path()));
         let tx = transfers(&a, 0..1).remove(0);
         a.enable_gossip();
         assert!(a.submit(vec![tx.clone()])[0].is_ok());
-        let runner = deterministic::Runner::new(
-            deterministic::Config::new()
-                .with_seed(3)
-                .with_timeout(Some(Duration::from_secs(30))),
-        );
+        let runner = sim_runner(3, Duration::from_secs(30));
         runner.start(|context| async move {
-            let keys: Vec<PublicKey> = (0..2u64)
-                .map(|i| PrivateKey::from_seed(i).public_key())
-                .collect();
-            let (network, oracle) = Network::new_with_peers(
-                context.child("network"),
-                simulated::Config {
-                    max_size: MAX_MESSAGE_BYTES,
-                    max_peers_per_set: NZUsize!(2),
-                    disconnect_on_block: true,
-                    tracked_peer_sets: NZUsize!(1),
-                },
-                keys.clone(),
-            )
-            .await;
-            network.start();
-            let quota = Quota::per_second(NZU32!(100_000));
-            let mut pairs = Vec::new();
-            for k in &keys {
-                pairs.push(oracle.control(k.clone()).register(0, quota).await.unwrap());
-            }
+            let keys = sim_keys(2);
+            let (oracle, mut pairs) = unlinked(&context, &keys).await;
             let (sb, rb) = pairs.pop().unwrap();
             let (sa, ra) = pairs.pop().unwrap();
             let startup = |peer: &PublicKey| Startup {
@@ -406,17 +416,7 @@ mod tests {
             // Six flush intervals with no connection between them.
             context.sleep(Duration::from_millis(300)).await;
             assert!(!b.mempool().contains(&tx.hash()));
-            let link = Link {
-                latency: Duration::from_millis(5),
-                jitter: Duration::ZERO,
-                success_rate: Probability::new(1, 1).unwrap(),
-            };
-            for (x, y) in [(0, 1), (1, 0)] {
-                oracle
-                    .add_link(keys[x].clone(), keys[y].clone(), link.clone())
-                    .await
-                    .unwrap();
-            }
+            link_all(&oracle, &keys, Duration::from_millis(5)).await;
             context.sleep(Duration::from_millis(300)).await;
             assert!(
                 b.mempool().contains(&tx.hash()),
@@ -432,17 +432,13 @@ mod tests {
     #[test]
     fn own_transactions_go_out_while_a_peer_keeps_sending() {
         use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
-        use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _, deterministic};
+        use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _};
         use futures::future::Either;
 
         let dir = tempfile::tempdir().unwrap();
         let shared = node(dir.path());
         let txs = transfers(&shared, 0..2);
-        let runner = deterministic::Runner::new(
-            deterministic::Config::new()
-                .with_seed(5)
-                .with_timeout(Some(Duration::from_secs(60))),
-        );
+        let runner = sim_runner(5, Duration::from_secs(60));
         runner.start(|context| async move {
             let keys = [0, 1].map(|i| PrivateKey::from_seed(i).public_key());
             let mut pairs = linked(&context, &keys, Duration::from_millis(1)).await;
@@ -489,20 +485,13 @@ mod tests {
     /// after A is running (A answers it too).
     #[test]
     fn a_starting_validator_waits_to_hear_from_a_quorum() {
-        use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
-        use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _, deterministic};
+        use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _};
 
         let dir = tempfile::tempdir().unwrap();
         let shared = node(dir.path());
-        let runner = deterministic::Runner::new(
-            deterministic::Config::new()
-                .with_seed(9)
-                .with_timeout(Some(Duration::from_secs(60))),
-        );
+        let runner = sim_runner(9, Duration::from_secs(60));
         runner.start(|context| async move {
-            let keys: Vec<PublicKey> = (0..5u64)
-                .map(|i| PrivateKey::from_seed(i).public_key())
-                .collect();
+            let keys = sim_keys(5);
             let mut channels: Vec<Option<SimPair>> =
                 linked(&context, &keys, Duration::from_millis(5))
                     .await
