@@ -134,6 +134,16 @@ pub async fn run<E, S, R>(
     let mut early = Early::default();
     let mut heard: HashSet<PublicKey> = HashSet::new();
     let mut answered: HashMap<PublicKey, SystemTime> = HashMap::new();
+    // A starting member holds its own transactions until it has heard from every peer of its
+    // set (or the engine's startup wait is over, for a set with a member down): sent before,
+    // they would go to peers not connected yet, and the p2p network drops a message to an
+    // offline peer. Every peer, not only the quorum consensus waits for: the one connected
+    // last would otherwise lack them and ask when a block lists them.
+    let mut unheard: HashSet<PublicKey> = startup
+        .as_ref()
+        .map(|s| s.peers.iter().cloned().collect())
+        .unwrap_or_default();
+    let hold_until = clock.current() + crate::engine::STARTUP_WAIT;
     if let Some(s) = startup.take_if(|s| s.need == 0) {
         let _ = s.ready.send(());
     }
@@ -145,10 +155,6 @@ pub async fn run<E, S, R>(
     // which under load is the whole burst, and leaves the proposer's own transactions unknown
     // to the validators that must check its block.
     let mut next_flush = clock.current() + FLUSH_EVERY;
-    // A starting member holds its own transactions until it has heard from the peers it needs
-    // (or until the engine's startup wait is over): sent before, they would go to peers not
-    // connected yet, and the p2p network drops a message to an offline peer.
-    let hold_until = clock.current() + crate::engine::STARTUP_WAIT;
     loop {
         let flush = clock.sleep_until(next_flush);
         futures::pin_mut!(flush);
@@ -163,7 +169,7 @@ pub async fn run<E, S, R>(
         // signature checks) does not hold this node's own transactions back.
         let now = clock.current();
         if now >= next_flush {
-            if startup.is_none() || now >= hold_until {
+            if unheard.is_empty() || now >= hold_until {
                 let txs = shared.take_gossip();
                 for batch in encode_batches(txs.iter().map(|(_, t)| t)) {
                     sender.send(Recipients::All, batch, false);
@@ -178,6 +184,7 @@ pub async fn run<E, S, R>(
         let Some((peer, msg)) = received else {
             continue;
         };
+        unheard.remove(&peer);
         if let Some(s) = startup.take_if(|s| {
             if s.peers.contains(&peer) {
                 heard.insert(peer.clone());
@@ -383,45 +390,48 @@ mod tests {
     }
 
     /// A starting validator's own transactions (its RPC serves before its connections are up)
-    /// wait until it has heard from a peer: sent at once, they went to peers not connected yet,
-    /// which the network drops, and every peer had to ask for them when a block listed them.
+    /// wait until it has heard from every peer: sent at once, they went to peers not connected
+    /// yet, which the network drops, and those peers had to ask for them when a block listed
+    /// them. Every peer, not only the quorum it waits for before consensus: A hears B first
+    /// (a quorum of A, B and C), and C, linked later, still gets A's transaction.
     #[test]
     fn a_starting_validators_own_transactions_wait_for_its_peers() {
         use commonware_runtime::{Runner as _, Spawner as _, Supervisor as _};
 
-        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (a, b) = (node(da.path()), node(db.path()));
-        let tx = transfers(&a, 0..1).remove(0);
-        a.enable_gossip();
-        assert!(a.submit(vec![tx.clone()])[0].is_ok());
+        let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+        let nodes = dirs.each_ref().map(|d| node(d.path()));
+        let tx = transfers(&nodes[0], 0..1).remove(0);
+        nodes[0].enable_gossip();
+        assert!(nodes[0].submit(vec![tx.clone()])[0].is_ok());
         let runner = sim_runner(3, Duration::from_secs(30));
         runner.start(|context| async move {
-            let keys = sim_keys(2);
-            let (oracle, mut pairs) = unlinked(&context, &keys).await;
-            let (sb, rb) = pairs.pop().unwrap();
-            let (sa, ra) = pairs.pop().unwrap();
-            let startup = |peer: &PublicKey| Startup {
-                peers: vec![peer.clone()],
-                need: 1,
-                ready: oneshot::channel().0,
-            };
-            let (sa_up, sb_up) = (startup(&keys[1]), startup(&keys[0]));
-            let (a2, b2) = (a.clone(), b.clone());
-            context
-                .child("a")
-                .spawn(move |ctx| run(ctx, a2, sa, ra, Some(sa_up)));
-            context
-                .child("b")
-                .spawn(move |ctx| run(ctx, b2, sb, rb, Some(sb_up)));
-            // Six flush intervals with no connection between them.
+            let keys = sim_keys(3);
+            let (oracle, pairs) = unlinked(&context, &keys).await;
+            for (i, (send, recv)) in pairs.into_iter().enumerate() {
+                let startup = Startup {
+                    peers: keys.iter().filter(|k| **k != keys[i]).cloned().collect(),
+                    need: 1,
+                    ready: oneshot::channel().0,
+                };
+                let shared = nodes[i].clone();
+                context
+                    .child("gossip")
+                    .with_attribute("index", i)
+                    .spawn(move |ctx| run(ctx, shared, send, recv, Some(startup)));
+            }
+            let has = |i: usize| nodes[i].mempool().contains(&tx.hash());
+            // Six flush intervals with no connection at all, then A and B only.
             context.sleep(Duration::from_millis(300)).await;
-            assert!(!b.mempool().contains(&tx.hash()));
-            link_all(&oracle, &keys, Duration::from_millis(5)).await;
+            assert!(!has(1) && !has(2));
+            link_all(&oracle, &keys[..2], Duration::from_millis(5)).await;
             context.sleep(Duration::from_millis(300)).await;
-            assert!(
-                b.mempool().contains(&tx.hash()),
-                "B never got A's transaction"
-            );
+            assert!(!has(2));
+            for other in &keys[..2] {
+                let pair = [other.clone(), keys[2].clone()];
+                link_all(&oracle, &pair, Duration::from_millis(5)).await;
+            }
+            context.sleep(Duration::from_millis(300)).await;
+            assert!(has(1) && has(2), "B: {}, C: {}", has(1), has(2));
         });
     }
 
