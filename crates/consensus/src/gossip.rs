@@ -132,7 +132,6 @@ pub async fn run<E, S, R>(
 {
     shared.enable_gossip();
     let mut early = Early::default();
-    let mut heard: HashSet<PublicKey> = HashSet::new();
     let mut answered: HashMap<PublicKey, SystemTime> = HashMap::new();
     // A starting member holds its own transactions until it has heard from every peer of its
     // set (or the engine's startup wait is over, for a set with a member down): sent before,
@@ -185,12 +184,9 @@ pub async fn run<E, S, R>(
             continue;
         };
         unheard.remove(&peer);
-        if let Some(s) = startup.take_if(|s| {
-            if s.peers.contains(&peer) {
-                heard.insert(peer.clone());
-            }
-            heard.len() >= s.need
-        }) {
+        // `unheard` started as the startup peers, so those heard are the rest.
+        if let Some(s) = startup.take_if(|s| s.peers.len().saturating_sub(unheard.len()) >= s.need)
+        {
             let _ = s.ready.send(());
         }
         if msg.as_ref().is_empty() {

@@ -3,7 +3,7 @@
 //! the treasury received its 2 %. (The full acceptance run, with every refusal, is the node
 //! crate's `devnet_acceptance` test.)
 
-use crate::poai;
+use crate::{ok_json, poai};
 
 #[test]
 fn devnet_runs_and_pays_miners() {
@@ -121,7 +121,7 @@ fn devnet_with_four_validators_pays_miners() {
 #[test]
 fn bench_cluster_reports_a_small_run() {
     let dir = tempfile::tempdir().unwrap();
-    let out = poai(
+    let r = ok_json(
         dir.path(),
         &[
             "bench-cluster",
@@ -134,9 +134,6 @@ fn bench_cluster_reports_a_small_run() {
             "--json",
         ],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "poai bench-cluster failed: {stderr}");
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["validators"], 4, "{r}");
     assert_eq!(r["admitted"], 300, "{r}");
     assert_eq!(r["refused"], serde_json::json!({}), "{r}");
