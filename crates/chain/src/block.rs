@@ -9,7 +9,7 @@
 //! The block hash is BLAKE3(`poai/block/v1` ‖ header). The state root is the state after the
 //! block's transactions (see [`crate::state`]).
 
-use crate::codec::{CodecError, Reader, Writer};
+use crate::codec::{CodecError, Reader, Writer, len_prefix};
 use crate::hash::{Hash32, hash_tagged, merkle_root};
 use crate::tx::{MAX_TX_LEN, Transaction, TxHash};
 use poai_economics::Payout;
@@ -80,15 +80,36 @@ pub struct Block {
 }
 
 impl Block {
-    /// The canonical encoding.
+    /// The canonical encoding: header, u32 transaction count, then each transaction as a u32
+    /// length and [`Transaction::encode`].
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(Header::LEN + 4 + self.txs.len() * 4000);
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode_pieces(|piece| out.extend_from_slice(piece));
+        out
+    }
+
+    /// The length of [`Block::encode`], without encoding the block.
+    pub fn encoded_len(&self) -> usize {
+        self.txs.iter().fold(Header::LEN + 4, |n, tx| {
+            n.saturating_add(4).saturating_add(tx.encoded_len())
+        })
+    }
+
+    /// Hands [`Block::encode`] to `out` in pieces, in order (the header with the count, then each
+    /// transaction's length and its encoding), so that a caller writing the block into a buffer
+    /// of its own (a store's page, a network frame) does not first build the whole encoding:
+    /// blocks run to megabytes, and a fresh buffer that size costs page faults as well as a copy.
+    pub fn encode_pieces(&self, mut out: impl FnMut(&[u8])) {
+        let mut w = Writer::with_capacity(4096);
         self.header.encode_into(&mut w);
         w.u32(u32::try_from(self.txs.len()).unwrap_or(u32::MAX));
+        out(w.as_slice());
         for tx in &self.txs {
-            w.bytes(&tx.encode());
+            w.clear();
+            tx.encode_into(&mut w);
+            out(&len_prefix(w.as_slice().len()));
+            out(w.as_slice());
         }
-        w.finish()
     }
 
     /// Decodes a block; every transaction is decoded and bounded.
@@ -415,6 +436,68 @@ mod tests {
         assert_eq!(decode_receipts(&long), Err(CodecError::TrailingBytes(1)));
     }
 
+    /// A block of real transactions, one of each kind: the length computed without encoding,
+    /// the encoding built from pieces and the decoder agree, and the layout is the documented
+    /// one (header, count, each transaction behind its length), which stored blocks and peers
+    /// rely on.
+    #[test]
+    fn encoding_from_pieces_has_the_documented_layout() {
+        use crate::tx::{Call, ProofTx, SignedTx, TxBody};
+        use poai_crypto::{ParamSet, SigningKey};
+        use poai_primitives::{ChainId, Nonce};
+        let key = SigningKey::from_seed(ParamSet::MlDsa65, &[3u8; 32]).unwrap();
+        let proof = poai_primitives::WorkProof {
+            device_id: DeviceId([1; 32]),
+            nonce: Nonce([2; 32]),
+            timestamp: 1_700_000_000,
+            privacy_level: PrivacyLevel::Confidential,
+            compute_minutes: 10,
+            tee_evidence: vec![9; 700],
+        };
+        let body = TxBody {
+            chain_id: ChainId(7),
+            nonce: 3,
+            fee: 11,
+            call: Call::RegisterDevice {
+                evidence: vec![1, 2, 3],
+            },
+        };
+        let txs = vec![
+            Transaction::Proof(ProofTx::sign(proof, Address([5; 20]), ChainId(7), &key).unwrap()),
+            Transaction::Account(SignedTx::sign(body, &key).unwrap()),
+        ];
+        let block = Block {
+            header: Header {
+                height: 4,
+                parent: Hash32([1; 32]),
+                timestamp: 9,
+                state_root: Hash32([2; 32]),
+                tx_root: Hash32([3; 32]),
+                proposer: Address([4; 20]),
+            },
+            txs,
+        };
+        let mut w = Writer::new();
+        block.header.encode_into(&mut w);
+        w.u32(2);
+        for tx in &block.txs {
+            w.bytes(&tx.encode());
+        }
+        let expected = w.finish();
+        let bytes = block.encode();
+        assert_eq!(bytes, expected);
+        assert_eq!(block.encoded_len(), bytes.len());
+        let mut pieces = Vec::new();
+        block.encode_pieces(|p| pieces.push(p.len()));
+        assert_eq!(
+            pieces.len(),
+            1 + 2 * 2,
+            "header and count, then length and body per tx"
+        );
+        assert_eq!(pieces.iter().sum::<usize>(), bytes.len());
+        assert_eq!(Block::decode(&bytes).unwrap(), block);
+    }
+
     #[test]
     fn header_hash_covers_every_field() {
         let h = Header {
@@ -454,6 +537,7 @@ mod tests {
         #[test]
         fn block_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             if let Ok(b) = Block::decode(&bytes) {
+                prop_assert_eq!(b.encoded_len(), bytes.len());
                 prop_assert_eq!(b.encode(), bytes);
             }
         }

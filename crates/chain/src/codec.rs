@@ -83,6 +83,16 @@ impl Writer {
         self.buf
     }
 
+    /// The bytes written so far.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Forgets what was written, keeping the room (a writer reused for many small encodings).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+
     /// One byte.
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);

@@ -402,14 +402,7 @@ impl Finalizer {
             None
         };
         let epoch = state.epoch_of(height);
-        shared.commit_finalized(
-            block.block(),
-            block.encoded(),
-            &receipts,
-            &changes,
-            state,
-            &rejected,
-        )?;
+        shared.commit_finalized(block.block(), &receipts, &changes, state, &rejected)?;
         let entered = match next_set {
             Some(v) => {
                 inner.sets.insert(epoch.saturating_add(1), v)?;

@@ -30,11 +30,13 @@ pub const MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
 /// The p2p message limit: a block, its length prefix and room for marshal's framing.
 pub const MAX_MESSAGE_BYTES: u32 = 9 * 1024 * 1024;
 
-/// A block with its encoding, hash and transaction hashes computed once.
+/// A block with its hash, encoded length and transaction hashes computed once. The encoding
+/// itself is not kept: it is written straight into marshal's buffers and the node's store
+/// ([`Block::encode_pieces`]), so a block is never also held as one multi-megabyte buffer.
 #[derive(Debug)]
 struct Inner {
     block: Block,
-    encoded: Vec<u8>,
+    encoded_len: usize,
     hash: Hash32,
     /// The transactions' hashes, in block order: known when the block was built here or
     /// assembled from a compact relay message, else computed on first use.
@@ -56,11 +58,11 @@ impl Eq for PoaiBlock {}
 impl PoaiBlock {
     /// Wraps a block.
     pub fn new(block: Block) -> Self {
-        let encoded = block.encode();
+        let encoded_len = block.encoded_len();
         let hash = block.hash();
         Self(Arc::new(Inner {
             block,
-            encoded,
+            encoded_len,
             hash,
             tx_hashes: OnceLock::new(),
         }))
@@ -95,23 +97,20 @@ impl PoaiBlock {
         self.0.hash
     }
 
-    /// The chain's encoding of the block (`Block::encode`).
-    pub fn encoded(&self) -> &[u8] {
-        &self.0.encoded
-    }
-
-    /// The encoded block's length.
+    /// The length of the chain's encoding of the block (`Block::encode`).
     pub fn encoded_len(&self) -> usize {
-        self.0.encoded.len()
+        self.0.encoded_len
     }
 
-    /// Decodes a block from the chain's encoding (`Block::encode`), keeping the bytes.
-    pub fn from_encoded(bytes: Vec<u8>) -> Result<Self, poai_chain::codec::CodecError> {
-        let block = Block::decode(&bytes)?;
+    /// Decodes a block from the chain's encoding (`Block::encode`).
+    pub fn from_encoded(bytes: &[u8]) -> Result<Self, poai_chain::codec::CodecError> {
+        let block = Block::decode(bytes)?;
         let hash = block.hash();
         Ok(Self(Arc::new(Inner {
             block,
-            encoded: bytes,
+            // The decoder refuses trailing bytes and every field has one encoding, so the
+            // block encodes back to exactly these bytes.
+            encoded_len: bytes.len(),
             hash,
             tx_hashes: OnceLock::new(),
         })))
@@ -138,15 +137,15 @@ impl Write for PoaiBlock {
     fn write(&self, buf: &mut impl BufMut) {
         // The constructor's encoding is at most MAX_BLOCK_BYTES for every block a node proposes
         // or accepts (checked there); a larger one could not have been decoded either.
-        let len = u32::try_from(self.0.encoded.len()).unwrap_or(u32::MAX);
+        let len = u32::try_from(self.0.encoded_len).unwrap_or(u32::MAX);
         buf.put_u32(len);
-        buf.put_slice(&self.0.encoded);
+        self.0.block.encode_pieces(|piece| buf.put_slice(piece));
     }
 }
 
 impl EncodeSize for PoaiBlock {
     fn encode_size(&self) -> usize {
-        4 + self.0.encoded.len()
+        4 + self.0.encoded_len
     }
 }
 
@@ -164,10 +163,17 @@ impl Read for PoaiBlock {
         if buf.remaining() < len {
             return Err(CodecError::EndOfBuffer);
         }
+        let refused = |_| CodecError::Invalid("PoaiBlock", "block does not decode");
+        // Decode in place where the buffer holds the block in one piece (it does when it is one
+        // received message or one stored record); copy it out only where it does not.
+        if let Some(bytes) = buf.chunk().get(..len) {
+            let block = Self::from_encoded(bytes).map_err(refused)?;
+            buf.advance(len);
+            return Ok(block);
+        }
         let mut bytes = vec![0u8; len];
         buf.copy_to_slice(&mut bytes);
-        Self::from_encoded(bytes)
-            .map_err(|_| CodecError::Invalid("PoaiBlock", "block does not decode"))
+        Self::from_encoded(&bytes).map_err(refused)
     }
 }
 
@@ -246,5 +252,26 @@ mod tests {
         let mut huge = bytes.clone();
         huge[..4].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(PoaiBlock::decode(huge).is_err());
+    }
+
+    /// A block read from a buffer in two pieces (copied out) and from one piece (decoded in
+    /// place) is the same block, and both reads consume exactly the block.
+    #[test]
+    fn reads_from_split_and_whole_buffers_agree() {
+        use bytes::{Buf as _, Bytes};
+        let b = sample();
+        let mut bytes = b.encode().to_vec();
+        bytes.extend_from_slice(b"next");
+        let bytes = Bytes::from(bytes);
+        let mut split = bytes.slice(..7).chain(bytes.slice(7..));
+        let from_split = PoaiBlock::read_cfg(&mut split, &()).unwrap();
+        assert_eq!(split.remaining(), 4);
+        let mut whole = bytes.clone();
+        let from_whole = PoaiBlock::read_cfg(&mut whole, &()).unwrap();
+        assert_eq!(whole.as_ref(), b"next");
+        assert_eq!(from_split.block(), b.block());
+        assert_eq!(from_whole.block(), b.block());
+        assert_eq!(from_whole.encoded_len(), b.encoded_len());
+        assert_eq!(b.encode().len(), 4 + b.block().encode().len());
     }
 }

@@ -91,7 +91,7 @@ impl RedbBlocks {
         let Some(bytes) = self.store().stored_block(height).map_err(StoreError::of)? else {
             return Ok(None);
         };
-        let block = PoaiBlock::from_encoded(bytes)
+        let block = PoaiBlock::from_encoded(&bytes)
             .map_err(|e| StoreError(format!("stored block {height}: {e}")))?;
         Ok(Some(Arc::new(block)))
     }
@@ -121,12 +121,9 @@ impl RedbBlocks {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(u64, poai_chain::Hash32, &[u8])> = self
-            .pending
-            .iter()
-            .map(|(h, b)| (*h, b.hash(), b.encoded()))
-            .collect();
-        self.store().put_blocks(&rows).map_err(StoreError::of)?;
+        self.store()
+            .put_blocks(self.pending.values().map(|b| b.block()))
+            .map_err(StoreError::of)?;
         self.recent.append(&mut self.pending);
         while self.recent.len() > RECENT {
             self.recent.pop_first();
@@ -257,7 +254,7 @@ mod tests {
             let by_height = block_on(store.get(Identifier::Index(i as u64 + 1)))
                 .unwrap()
                 .unwrap();
-            assert_eq!(by_height.encoded(), bs[i].encoded());
+            assert_eq!(by_height.block(), bs[i].block());
             let d = digest_of(bs[i].hash());
             let by_key = block_on(store.get(Identifier::Key(&d))).unwrap().unwrap();
             assert_eq!(by_key.hash(), bs[i].hash());

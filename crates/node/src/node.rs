@@ -440,13 +440,11 @@ impl Shared {
     }
 
     /// Commits a block that consensus finalized: `state` is the state after it (executed on
-    /// the previous finalized state, journal already taken into `changes`); `encoded` is
-    /// `block.encode()`, which consensus already holds. Written to redb in one transaction, then
-    /// made the state RPC and the mempool see.
+    /// the previous finalized state, journal already taken into `changes`). Written to redb in
+    /// one transaction, then made the state RPC and the mempool see.
     pub fn commit_finalized(
         &self,
         block: &poai_chain::Block,
-        encoded: &[u8],
         receipts: &[poai_chain::Receipt],
         changes: &poai_chain::state::Changes,
         state: State,
@@ -465,7 +463,7 @@ impl Shared {
             );
         }
         self.store
-            .commit_encoded_block(block, encoded, receipts, changes, &state.meta())
+            .commit_block(block, receipts, changes, &state.meta())
             .with_context(|| format!("committing finalized block {}", block.header.height))?;
         *current = state;
         self.after_commit(current, block, receipts, rejected, started);

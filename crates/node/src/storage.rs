@@ -293,7 +293,7 @@ impl Store {
                     let mut meta = wtx.open_table(META)?;
                     meta.insert("genesis", serde_json::to_vec(genesis)?.as_slice())?;
                 }
-                write_block(&wtx, 0, &block.hash(), &block.encode(), &[])?;
+                write_block(&wtx, &block, &[])?;
                 d.write(&wtx, &mut self.keys())?;
                 wtx.commit()?;
                 Ok(state)
@@ -426,24 +426,11 @@ impl Store {
         ))
     }
 
-    /// Commits a block, its receipts and the state changes it made, atomically.
+    /// Commits a block, its receipts and the state changes it made, atomically. The body is
+    /// written unless [`Store::put_blocks`] stored it already.
     pub fn commit_block(
         &self,
         block: &Block,
-        receipts: &[Receipt],
-        changes: &Changes,
-        meta: &Meta,
-    ) -> Result<()> {
-        self.commit_encoded_block(block, &block.encode(), receipts, changes, meta)
-    }
-
-    /// [`Store::commit_block`] for a block whose canonical encoding the caller already holds
-    /// (`encoded` must be `block.encode()`; a consensus block arrives encoded, and encoding
-    /// megabytes again was a measured cost).
-    pub fn commit_encoded_block(
-        &self,
-        block: &Block,
-        encoded: &[u8],
         receipts: &[Receipt],
         changes: &Changes,
         meta: &Meta,
@@ -457,7 +444,7 @@ impl Store {
         let flush = d.blocks >= STATE_FLUSH_BLOCKS;
         let written = (|| -> Result<()> {
             let wtx = self.db.begin_write()?;
-            write_block(&wtx, height, &block.hash(), encoded, receipts)?;
+            write_block(&wtx, block, receipts)?;
             if flush {
                 d.write(&wtx, &mut self.keys())?;
             }
@@ -472,24 +459,21 @@ impl Store {
         written
     }
 
-    /// Stores finalized blocks ahead of their execution: `(height, hash, encoding)` each, in one
-    /// durable write transaction. A block whose hash is already stored is skipped (marshal
-    /// delivers at least once). Two different finalized blocks at one height would be a fork,
-    /// which the node's execution of the block reports; the later one is not checked for here.
-    pub fn put_blocks(&self, blocks: &[(u64, Hash32, &[u8])]) -> Result<()> {
-        if blocks.is_empty() {
+    /// Stores finalized blocks ahead of their execution, in one durable write transaction. A
+    /// block whose hash is already stored is skipped (marshal delivers at least once). Two
+    /// different finalized blocks at one height would be a fork, which the node's execution of
+    /// the block reports; the later one is not checked for here.
+    pub fn put_blocks<'a>(&self, blocks: impl IntoIterator<Item = &'a Block>) -> Result<()> {
+        let mut blocks = blocks.into_iter().peekable();
+        if blocks.peek().is_none() {
             return Ok(());
         }
         let wtx = self.db.begin_write()?;
         {
             let mut hashes = wtx.open_table(BLOCK_HASHES)?;
             let mut bodies = wtx.open_table(BLOCKS)?;
-            for (height, hash, encoded) in blocks {
-                if hashes.get(hash.0.as_slice())?.is_some() {
-                    continue;
-                }
-                bodies.insert(*height, *encoded)?;
-                hashes.insert(hash.0.as_slice(), *height)?;
+            for block in blocks {
+                put_body(&mut hashes, &mut bodies, block)?;
             }
         }
         wtx.commit()?;
@@ -598,24 +582,52 @@ impl Store {
 
 /// Writes a block's body (unless [`Store::put_blocks`] stored it already), its receipts and the
 /// new tip into `wtx`.
-fn write_block(
-    wtx: &redb::WriteTransaction,
-    height: u64,
-    hash: &Hash32,
-    encoded: &[u8],
-    receipts: &[Receipt],
-) -> Result<()> {
-    {
-        let mut hashes = wtx.open_table(BLOCK_HASHES)?;
-        if hashes.get(hash.0.as_slice())?.is_none() {
-            wtx.open_table(BLOCKS)?.insert(height, encoded)?;
-            hashes.insert(hash.0.as_slice(), height)?;
-        }
-    }
+fn write_block(wtx: &redb::WriteTransaction, block: &Block, receipts: &[Receipt]) -> Result<()> {
+    let height = block.header.height;
+    put_body(
+        &mut wtx.open_table(BLOCK_HASHES)?,
+        &mut wtx.open_table(BLOCKS)?,
+        block,
+    )?;
     wtx.open_table(RECEIPTS)?
         .insert(height, encode_receipts(receipts).as_slice())?;
     wtx.open_table(META)?
         .insert("tip", height.to_be_bytes().as_slice())?;
+    Ok(())
+}
+
+/// Stores `block`'s body and its hash's height, unless a block with its hash is stored. The
+/// encoding goes straight into the page redb reserves for it ([`Block::encode_pieces`]): a block
+/// of proofs runs to megabytes, and building it first in a buffer of its own cost a copy and
+/// the page faults of a fresh allocation that size, at every block on every validator.
+fn put_body(
+    hashes: &mut redb::Table<'_, &'static [u8], u64>,
+    bodies: &mut redb::Table<'_, u64, &'static [u8]>,
+    block: &Block,
+) -> Result<()> {
+    let (height, hash) = (block.header.height, block.hash());
+    if hashes.get(hash.0.as_slice())?.is_some() {
+        return Ok(());
+    }
+    let len = block.encoded_len();
+    let mut slot = bodies.insert_reserve(height, len)?;
+    let out = slot.as_mut();
+    let mut at = 0usize;
+    block.encode_pieces(|piece| {
+        let end = at.saturating_add(piece.len());
+        if let Some(dst) = out.get_mut(at..end) {
+            dst.copy_from_slice(piece);
+        }
+        at = end;
+    });
+    drop(slot);
+    // `encoded_len` is exact (tested against the encoding); a mismatch would leave a damaged
+    // body, so the transaction is abandoned instead of committed.
+    anyhow::ensure!(
+        at == len,
+        "block {height}: {at} bytes encoded where {len} were reserved"
+    );
+    hashes.insert(hash.0.as_slice(), height)?;
     Ok(())
 }
 
@@ -874,13 +886,8 @@ mod tests {
         let store = Store::open(&path).unwrap();
         let mut state = store.open_chain(&g, &machine).unwrap();
         let encoded: Vec<Vec<u8>> = blocks.iter().map(Block::encode).collect();
-        let rows: Vec<(u64, Hash32, &[u8])> = blocks
-            .iter()
-            .zip(&encoded)
-            .map(|(b, e)| (b.header.height, b.hash(), e.as_slice()))
-            .collect();
-        store.put_blocks(&rows).unwrap();
-        store.put_blocks(&rows).unwrap();
+        store.put_blocks(&blocks).unwrap();
+        store.put_blocks(&blocks).unwrap();
         let mut heights = store.stored_heights().unwrap();
         heights.sort_unstable();
         assert_eq!(heights, vec![0, 1, 2, 3]);
@@ -892,7 +899,7 @@ mod tests {
         let receipts = machine.execute_block(&mut state, b).unwrap();
         let changes = state.take_changes();
         store
-            .commit_encoded_block(b, &encoded[0], &receipts, &changes, &state.meta())
+            .commit_block(b, &receipts, &changes, &state.meta())
             .unwrap();
         assert_eq!(store.block(1).unwrap().as_ref(), Some(b));
         assert_eq!(store.block(2).unwrap(), None);
