@@ -442,26 +442,12 @@ mod tests {
     /// rely on.
     #[test]
     fn encoding_from_pieces_has_the_documented_layout() {
-        use crate::tx::{Call, ProofTx, SignedTx, TxBody};
+        use crate::tx::tests::{proof, register_body};
+        use crate::tx::{ProofTx, SignedTx};
         use poai_crypto::{ParamSet, SigningKey};
-        use poai_primitives::{ChainId, Nonce};
+        use poai_primitives::ChainId;
         let key = SigningKey::from_seed(ParamSet::MlDsa65, &[3u8; 32]).unwrap();
-        let proof = poai_primitives::WorkProof {
-            device_id: DeviceId([1; 32]),
-            nonce: Nonce([2; 32]),
-            timestamp: 1_700_000_000,
-            privacy_level: PrivacyLevel::Confidential,
-            compute_minutes: 10,
-            tee_evidence: vec![9; 700],
-        };
-        let body = TxBody {
-            chain_id: ChainId(7),
-            nonce: 3,
-            fee: 11,
-            call: Call::RegisterDevice {
-                evidence: vec![1, 2, 3],
-            },
-        };
+        let (proof, body) = (proof(), register_body());
         let txs = vec![
             Transaction::Proof(ProofTx::sign(proof, Address([5; 20]), ChainId(7), &key).unwrap()),
             Transaction::Account(SignedTx::sign(body, &key).unwrap()),

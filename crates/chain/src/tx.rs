@@ -413,7 +413,7 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Vec<Transaction>, CodecError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use poai_crypto::SigningKey;
     use poai_primitives::{DeviceId, Nonce, PrivacyLevel};
@@ -422,7 +422,7 @@ mod tests {
         SigningKey::from_seed(ParamSet::MlDsa44, &[7u8; 32]).unwrap()
     }
 
-    fn proof() -> WorkProof {
+    pub(crate) fn proof() -> WorkProof {
         WorkProof {
             device_id: DeviceId([1; 32]),
             nonce: Nonce([2; 32]),
@@ -433,16 +433,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn account_tx_round_trip_and_signature() {
-        let body = TxBody {
+    /// A device registration's body.
+    pub(crate) fn register_body() -> TxBody {
+        TxBody {
             chain_id: ChainId(7),
             nonce: 3,
             fee: 11,
             call: Call::RegisterDevice {
                 evidence: vec![1, 2, 3],
             },
-        };
+        }
+    }
+
+    #[test]
+    fn account_tx_round_trip_and_signature() {
+        let body = register_body();
         let tx = SignedTx::sign(body, &key()).unwrap();
         assert!(tx.verify());
         let t = Transaction::Account(tx.clone());
