@@ -106,11 +106,13 @@ impl PoaiBlock {
     pub fn from_encoded(bytes: &[u8]) -> Result<Self, poai_chain::codec::CodecError> {
         let block = Block::decode(bytes)?;
         let hash = block.hash();
+        // Equal to `bytes.len()` (the decoder refuses trailing bytes and every field has one
+        // encoding), but computed from the block so that `encode_size` always matches what
+        // `write` writes.
+        let encoded_len = block.encoded_len();
         Ok(Self(Arc::new(Inner {
             block,
-            // The decoder refuses trailing bytes and every field has one encoding, so the
-            // block encodes back to exactly these bytes.
-            encoded_len: bytes.len(),
+            encoded_len,
             hash,
             tx_hashes: OnceLock::new(),
         })))
