@@ -453,14 +453,7 @@ mod tests {
             Transaction::Account(SignedTx::sign(body, &key).unwrap()),
         ];
         let block = Block {
-            header: Header {
-                height: 4,
-                parent: Hash32([1; 32]),
-                timestamp: 9,
-                state_root: Hash32([2; 32]),
-                tx_root: Hash32([3; 32]),
-                proposer: Address([4; 20]),
-            },
+            header: header(),
             txs,
         };
         let mut w = Writer::new();
@@ -484,16 +477,21 @@ mod tests {
         assert_eq!(Block::decode(&bytes).unwrap(), block);
     }
 
-    #[test]
-    fn header_hash_covers_every_field() {
-        let h = Header {
+    /// A header with every field distinct.
+    fn header() -> Header {
+        Header {
             height: 1,
             parent: Hash32([1; 32]),
             timestamp: 2,
             state_root: Hash32([3; 32]),
             tx_root: Hash32([4; 32]),
             proposer: Address([5; 20]),
-        };
+        }
+    }
+
+    #[test]
+    fn header_hash_covers_every_field() {
+        let h = header();
         let variants = [
             Header { height: 9, ..h },
             Header {
