@@ -1,6 +1,7 @@
 //! poai-chain benches: the state machine's per-block work for 1,000 signed ML-DSA-65 work
 //! proofs (100 miners × 10, all valid): decoding, batch signature checks (`prepare`), and
-//! execution (`propose`: every rule, payouts, state root). Storage is the node's (`poai bench`
+//! execution (`propose`: every rule, payouts, state root; `execute`: a validator checking that
+//! block, with the signature verdicts its mempool holds). Storage is the node's (`poai bench`
 //! measures the whole path with the redb commit; docs/PERFORMANCE.md).
 //!
 //! Also the cost of copying the state as the spent set grows (`state_clone`): a validator copies
@@ -133,6 +134,29 @@ fn bench(c: &mut Criterion) {
                 let p = machine.propose(&mut s, ctx, &prepared);
                 assert_eq!(p.receipts.len(), MINERS * PER_MINER);
                 p
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // A validator checking a peer's block: the same rules and roots, signatures taken from its
+    // mempool's verdicts ([`Machine::execute_block_with`]).
+    let block = {
+        let mut s = state.clone();
+        let ctx = BlockContext::next(&s, Machine::next_timestamp(&s, 0), Address::default());
+        machine.propose(&mut s, ctx, &prepared).block
+    };
+    let hashes = Machine::tx_hashes(&block.txs);
+    let known: std::collections::HashMap<_, _> =
+        prepared.iter().map(|p| (p.hash(), p.verdict())).collect();
+    g.bench_function("execute/proofs=1000", |b| {
+        b.iter_batched(
+            || (state.clone(), known.clone()),
+            |(mut s, known)| {
+                let r = machine
+                    .execute_block_with(&mut s, &block, &hashes, known)
+                    .unwrap();
+                assert_eq!(r.len(), MINERS * PER_MINER);
+                r
             },
             BatchSize::LargeInput,
         )

@@ -10,8 +10,23 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A 32-byte BLAKE3 hash.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Hash32(pub [u8; 32]);
+
+/// Lexicographic by bytes, a word at a time ([`poai_primitives::cmp_bytes`]).
+impl Ord for Hash32 {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        poai_primitives::cmp_bytes(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Hash32 {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Hash32 {
     /// All zeros: the parent of the genesis block.

@@ -2,8 +2,8 @@
 //! whole map re-hashes only the entries written since, plus 32 bytes per entry (docs/DESIGN-chain.md,
 //! "State root").
 //!
-//! - `leaf = BLAKE3(tag ‖ 0x00 ‖ key ‖ encoded value)` ([`crate::hash::hash_tagged`]), computed
-//!   when the entry is written. Keys have a fixed size per map, so key and value cannot trade
+//! - `leaf = BLAKE3(tag ‖ 0x00 ‖ key ‖ leaf encoding)` ([`crate::hash::hash_tagged`],
+//!   [`Leaf::leaf_encoding`]), computed when the entry is written. Keys have a fixed size per map, so key and value cannot trade
 //!   bytes.
 //! - `commit = BLAKE3(tag ‖ 0x01 ‖ leaf_1 ‖ … ‖ leaf_n)` over the leaves in key order.
 //!
@@ -11,12 +11,10 @@
 //! was 42 MB of BLAKE3 per block per validator (each device carries its 1,952-byte ML-DSA key),
 //! a tenth of all CPU time with four validators on two cores (docs/PERFORMANCE.md).
 //!
-//! A leaf longer than one BLAKE3 chunk (1,024 bytes: a device's, with its key) also keeps the
-//! chaining value of its first chunk. When a write leaves those bytes as they were (a device's
-//! proof changes its counters, not its miner or key; [`Leaf::same_leading_bytes`]), the new leaf
-//! starts from that value and hashes only the chunks after it, combined by BLAKE3's own tree rule
-//! (`blake3::hazmat`; section 2.1 of the BLAKE3 paper), so the leaf is the same hash, bit for bit,
-//! as hashing the whole input. For an ML-DSA-65 device that is 16 of its 33 compressions.
+//! Leaves stay short so that a write hashes one BLAKE3 chunk: a device's leaf commits to its
+//! ML-DSA key through the key's 64-byte `tr` (FIPS 204's `H(pk)`, which verification computes and
+//! keeps anyway), not through the 1,312 to 2,592 key bytes (`crate::state`, `impl Leaf for
+//! Device`).
 //!
 //! Copies share the entries. A validator copies the state for every block it builds or checks
 //! (each block's state is kept until the block is final or dropped), and copying every account
@@ -29,10 +27,6 @@
 //! copy of `n` entries every `64 √n / u` blocks instead of every block.
 
 use crate::hash::{Hash32, hash_tagged};
-use blake3::CHUNK_LEN;
-use blake3::hazmat::{
-    ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root,
-};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, btree_map};
 use std::iter::Peekable;
@@ -40,15 +34,9 @@ use std::sync::Arc;
 
 /// A value with a canonical encoding.
 pub(crate) trait Leaf {
-    /// The canonical encoding committed in the leaf.
+    /// The bytes committed in the leaf: the value's canonical encoding, or one that commits to
+    /// it (a device's key by its hash).
     fn leaf_encoding(&self) -> Vec<u8>;
-
-    /// Whether the first `n` bytes of this value's encoding are those of `old`'s, known without
-    /// encoding both (the leaf then reuses the hash of its first chunk; module docs). `false`
-    /// is always correct; `true` must be exact.
-    fn same_leading_bytes(&self, _old: &Self, _n: usize) -> bool {
-        false
-    }
 }
 
 /// A key of fixed size.
@@ -83,54 +71,11 @@ fn fold_at(n: usize) -> usize {
     n.isqrt().saturating_mul(FOLD_PER_ROOT).max(FOLD_MIN)
 }
 
-/// A value, its leaf, and the chaining value of the leaf input's first chunk where the input is
-/// longer than one chunk.
+/// A value and its leaf.
 #[derive(Debug, Clone)]
 struct Entry<V> {
     value: V,
     leaf: Hash32,
-    first_chunk: Option<ChainingValue>,
-}
-
-/// The chaining value of the chunk of `input` that starts at byte `offset` of the whole input.
-fn chunk_cv(chunk: &[u8], offset: usize) -> ChainingValue {
-    let mut h = blake3::Hasher::new();
-    h.set_input_offset(u64::try_from(offset).unwrap_or(u64::MAX));
-    h.update(chunk);
-    h.finalize_non_root()
-}
-
-/// The largest power of two below `n` (n ≥ 2): how many chunks BLAKE3's left subtree holds.
-fn left_len(n: usize) -> usize {
-    let below = n.saturating_sub(1).max(1);
-    1usize << (usize::BITS - 1 - below.leading_zeros())
-}
-
-/// The chaining value of the subtree over `cvs` (one per chunk, at least one).
-fn subtree(cvs: &[ChainingValue]) -> ChainingValue {
-    match cvs {
-        [] => [0; 32],
-        [one] => *one,
-        _ => {
-            let (l, r) = cvs.split_at(left_len(cvs.len()));
-            merge_subtrees_non_root(&subtree(l), &subtree(r), Mode::Hash)
-        }
-    }
-}
-
-/// `BLAKE3(input)` for an input longer than one chunk whose first chunk's chaining value is
-/// `first`.
-fn hash_from_first_chunk(first: ChainingValue, input: &[u8]) -> Hash32 {
-    let mut cvs = vec![first];
-    cvs.extend(
-        input
-            .chunks(CHUNK_LEN)
-            .enumerate()
-            .skip(1)
-            .map(|(i, c)| chunk_cv(c, i.saturating_mul(CHUNK_LEN))),
-    );
-    let (l, r) = cvs.split_at(left_len(cvs.len()));
-    Hash32(*merge_subtrees_root(&subtree(l), &subtree(r), Mode::Hash).as_bytes())
 }
 
 impl<K: Ord + Clone + LeafKey, V: Clone + Leaf> LeafMap<K, V> {
@@ -153,41 +98,10 @@ impl<K: Ord + Clone + LeafKey, V: Clone + Leaf> LeafMap<K, V> {
         m
     }
 
-    /// The entry for `v` under `k`: `hash_tagged(tag, [0x00, key, encoding])`, starting from
-    /// `old`'s first chunk where `v` leaves it as it was.
-    fn entry(tag: &[u8], k: &K, v: V, old: Option<&Entry<V>>) -> Entry<V> {
-        let enc = v.leaf_encoding();
-        let key = k.key_bytes();
-        // The bytes hash_tagged hashes: len(tag) ‖ tag ‖ 0x00 ‖ key ‖ encoding.
-        let mut input = Vec::with_capacity(tag.len() + key.len() + enc.len() + 2);
-        input.push(u8::try_from(tag.len()).unwrap_or(u8::MAX));
-        input.extend_from_slice(tag);
-        input.push(0);
-        input.extend_from_slice(key);
-        let head = input.len();
-        input.extend_from_slice(&enc);
-        if input.len() <= CHUNK_LEN {
-            return Entry {
-                value: v,
-                leaf: Hash32(*blake3::hash(&input).as_bytes()),
-                first_chunk: None,
-            };
-        }
-        let reused = old.and_then(|o| {
-            let n = CHUNK_LEN.checked_sub(head)?;
-            if v.same_leading_bytes(&o.value, n) {
-                o.first_chunk
-            } else {
-                None
-            }
-        });
-        let first =
-            reused.unwrap_or_else(|| chunk_cv(input.get(..CHUNK_LEN).unwrap_or_default(), 0));
-        Entry {
-            leaf: hash_from_first_chunk(first, &input),
-            value: v,
-            first_chunk: Some(first),
-        }
+    /// The entry for `v` under `k`: its leaf is `hash_tagged(tag, [0x00, key, leaf encoding])`.
+    fn entry(tag: &[u8], k: &K, v: V) -> Entry<V> {
+        let leaf = hash_tagged(tag, &[&[0], k.key_bytes(), &v.leaf_encoding()]);
+        Entry { value: v, leaf }
     }
 
     /// The live entry under `k`.
@@ -210,13 +124,12 @@ impl<K: Ord + Clone + LeafKey, V: Clone + Leaf> LeafMap<K, V> {
         // from the shared base.
         let old = match self.recent.entry(k) {
             btree_map::Entry::Occupied(mut o) => {
-                let entry = Self::entry(tag, o.key(), v, o.get().as_ref());
+                let entry = Self::entry(tag, o.key(), v);
                 o.insert(Some(entry)).map(|e| e.value)
             }
             btree_map::Entry::Vacant(slot) => {
-                let old = self.base.get(slot.key());
-                let entry = Self::entry(tag, slot.key(), v, old);
-                let old = old.map(|e| e.value.clone());
+                let old = self.base.get(slot.key()).map(|e| e.value.clone());
+                let entry = Self::entry(tag, slot.key(), v);
                 slot.insert(Some(entry));
                 old
             }
@@ -341,10 +254,6 @@ mod tests {
         fn leaf_encoding(&self) -> Vec<u8> {
             self.0.clone()
         }
-        /// Exact, from the bytes: what the real implementations claim from their fields.
-        fn same_leading_bytes(&self, old: &Self, n: usize) -> bool {
-            matches!((self.0.get(..n), old.0.get(..n)), (Some(a), Some(b)) if a == b)
-        }
     }
 
     impl LeafKey for [u8; 2] {
@@ -401,47 +310,6 @@ mod tests {
         assert_eq!(built.values().count(), 1);
     }
 
-    /// Leaves of one to five chunks, written from nothing and over an entry whose first chunk
-    /// is the same or not: always the plain hash of the whole input.
-    #[test]
-    fn first_chunk_reuse_gives_the_plain_hash() {
-        let mut m: LeafMap<[u8; 2], V> = LeafMap::new(b"t");
-        for len in [
-            0, 1000, 1019, 1020, 1021, 2043, 2044, 2045, 3000, 4092, 4093, 5000,
-        ] {
-            let v: Vec<u8> = (0..len)
-                .map(|i: usize| u8::try_from(i % 251).unwrap())
-                .collect();
-            m.insert([0, 1], V(v.clone()));
-            assert_eq!(
-                m.entry_of(&[0, 1]).unwrap().leaf,
-                hash_tagged(b"t", &[&[0], &[0, 1], &v])
-            );
-            // Same first chunk (a change past it), then a change inside it.
-            let mut later = v.clone();
-            if let Some(b) = later.last_mut() {
-                *b ^= 1;
-            }
-            m.insert([0, 1], V(later.clone()));
-            assert_eq!(
-                m.entry_of(&[0, 1]).unwrap().leaf,
-                hash_tagged(b"t", &[&[0], &[0, 1], &later])
-            );
-            if let Some(b) = later.first_mut() {
-                *b ^= 1;
-            }
-            m.insert([0, 1], V(later.clone()));
-            assert_eq!(
-                m.entry_of(&[0, 1]).unwrap().leaf,
-                hash_tagged(b"t", &[&[0], &[0, 1], &later])
-            );
-        }
-        for n in 2..40usize {
-            let l = left_len(n);
-            assert!(l.is_power_of_two() && l < n && l * 2 >= n, "{n}: {l}");
-        }
-    }
-
     proptest! {
         /// Whatever sequence of writes and removals, the kept leaves give the commitment a
         /// from-scratch computation over the live entries gives.
@@ -461,8 +329,7 @@ mod tests {
             let mut plain = BTreeMap::new();
             for (insert, k, tail, long) in ops {
                 let key = [0, k];
-                // Long values share a first chunk of zeros, so rewrites reuse it; the short tail
-                // varies what follows.
+                // Values of zero to four BLAKE3 chunks; the short tail varies what follows.
                 let mut v = vec![0u8; long];
                 v.extend_from_slice(&tail);
                 if insert {

@@ -85,6 +85,12 @@ enum SigCheck {
     Invalid,
 }
 
+/// The signature verdict of a prepared transaction ([`Prepared::verdict`]), reused when a block
+/// includes the transaction ([`Machine::execute_block_with`]). Opaque: only [`Machine::prepare`]
+/// makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict(SigCheck);
+
 /// A transaction with its hash and signature verdict.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -102,6 +108,11 @@ impl Prepared {
     /// Its hash.
     pub fn hash(&self) -> TxHash {
         self.hash
+    }
+
+    /// Its signature verdict, to reuse for the same transaction in a block.
+    pub fn verdict(&self) -> Verdict {
+        Verdict(self.sig)
     }
 
     /// Whether its signature was found invalid.
@@ -292,41 +303,34 @@ impl Machine {
         }
     }
 
-    /// [`Machine::prepare`] for the transactions `known` has no valid verdict for; the others
-    /// take the known one (moved out of `known`, not copied). `hashes` are those of `txs`
-    /// ([`Machine::tx_hashes`]); output in the order of `txs`.
-    fn prepare_reusing(
+    /// The signature verdicts of `txs`, whose hashes are `hashes`: `known`'s valid ones where it
+    /// has them, checked here otherwise ([`Machine::check_signatures`]). The transactions are
+    /// borrowed from the block: a verdict is all that is reused, so nothing is copied. A verdict
+    /// is taken at its first occurrence, so a transaction the block repeats is checked afresh
+    /// the second time (and then refused by execution as a replay).
+    fn verdicts_reusing(
         &self,
         state: &State,
         txs: &[Transaction],
         hashes: &[TxHash],
-        mut known: HashMap<TxHash, Prepared>,
-    ) -> Vec<Prepared> {
-        known.retain(|_, p| matches!(p.sig, SigCheck::Valid(_)));
-        if known.is_empty() {
-            return self.prepare(state, txs.to_vec());
-        }
-        let recomputed;
-        let hashes = if hashes.len() == txs.len() {
-            hashes
-        } else {
-            recomputed = Self::tx_hashes(txs);
-            &recomputed
-        };
-        // A verdict is moved out at its first occurrence, so a transaction the block repeats is
-        // prepared afresh the second time (and then refused by execution as a replay).
-        let mut slots: Vec<Option<Prepared>> = hashes.iter().map(|h| known.remove(h)).collect();
-        let fresh: Vec<Transaction> = txs
+        mut known: HashMap<TxHash, Verdict>,
+    ) -> Vec<SigCheck> {
+        known.retain(|_, v| matches!(v.0, SigCheck::Valid(_)));
+        let slots: Vec<Option<SigCheck>> = hashes
+            .iter()
+            .map(|h| known.remove(h).map(|v| v.0))
+            .collect();
+        let fresh: Vec<&Transaction> = txs
             .iter()
             .zip(&slots)
             .filter(|(_, slot)| slot.is_none())
-            .map(|(tx, _)| tx.clone())
+            .map(|(tx, _)| tx)
             .collect();
-        let mut fresh = self.prepare(state, fresh).into_iter();
-        for slot in slots.iter_mut().filter(|s| s.is_none()) {
-            *slot = fresh.next();
-        }
-        slots.into_iter().flatten().collect()
+        let mut fresh = self.check_signatures(state, &fresh).into_iter();
+        slots
+            .into_iter()
+            .map(|slot| slot.or_else(|| fresh.next()).unwrap_or(SigCheck::Unchecked))
+            .collect()
     }
 
     /// Why `tx` can never again be included on top of `state`, if that is known without its
@@ -373,12 +377,28 @@ impl Machine {
         if hashes.len() != txs.len() {
             hashes = Self::tx_hashes(&txs);
         }
+        let refs: Vec<&Transaction> = txs.iter().collect();
+        let sigs = self.check_signatures(state, &refs);
+        drop(refs);
+        txs.into_iter()
+            .zip(hashes)
+            .zip(sigs)
+            .map(|((tx, hash), sig)| Prepared { tx, hash, sig })
+            .collect()
+    }
+
+    /// The signature verdicts of `txs` against `state`, checked in parallel: `Unchecked` for a
+    /// proof whose device `state` does not know.
+    fn check_signatures(&self, state: &State, txs: &[&Transaction]) -> Vec<SigCheck> {
+        if txs.is_empty() {
+            return Vec::new();
+        }
         let chain_id = state.genesis().chain_id;
         // Messages first, so batch items can borrow them.
         // Signed messages and transaction hashes are per-item work like the signature checks
         // themselves; on a block of 50,000 proofs they took as long as a GPU's whole batch
         // verification when done on one thread, so they are spread across cores too.
-        let message = |tx: &Transaction| match tx {
+        let message = |tx: &&Transaction| match *tx {
             Transaction::Account(t) => Some(t.body.signing_message()),
             Transaction::Proof(p) => state
                 .device(&p.proof.device_id)
@@ -391,7 +411,7 @@ impl Machine {
         };
         let mut items = Vec::with_capacity(txs.len());
         let mut owners = Vec::with_capacity(txs.len());
-        for (tx, msg) in txs.iter().zip(&messages) {
+        for (&tx, msg) in txs.iter().zip(&messages) {
             let Some(msg) = msg else { continue };
             // A device's key carries its `tr` from registration, so its proofs skip hashing
             // the key (poai_crypto::mu); an account transaction's key is decoded from the
@@ -423,16 +443,11 @@ impl Machine {
             _ => SigCheck::Invalid,
         });
         drop(items);
-        txs.into_iter()
-            .zip(messages)
-            .zip(hashes)
-            .map(|((tx, msg), hash)| {
-                let sig = if msg.is_some() {
-                    verdicts.next().unwrap_or(SigCheck::Unchecked)
-                } else {
-                    SigCheck::Unchecked
-                };
-                Prepared { tx, hash, sig }
+        messages
+            .iter()
+            .map(|msg| match msg {
+                Some(_) => verdicts.next().unwrap_or(SigCheck::Unchecked),
+                None => SigCheck::Unchecked,
             })
             .collect()
     }
@@ -446,7 +461,8 @@ impl Machine {
         counters: &BlockCounters,
         p: &Prepared,
     ) -> Result<(), TxError> {
-        self.plan(state, ctx, counters, p).map(|_| ())
+        self.plan(state, ctx, counters, &p.tx, p.hash, p.sig)
+            .map(|_| ())
     }
 
     fn plan(
@@ -454,11 +470,13 @@ impl Machine {
         state: &State,
         ctx: &BlockContext,
         counters: &BlockCounters,
-        p: &Prepared,
+        tx: &Transaction,
+        hash: TxHash,
+        sig: SigCheck,
     ) -> Result<Plan, TxError> {
-        match &p.tx {
-            Transaction::Account(tx) => self.plan_account(state, ctx, tx, p.sig, p.hash),
-            Transaction::Proof(proof) => plan_proof(self, state, ctx, counters, proof, p.sig),
+        match tx {
+            Transaction::Account(tx) => self.plan_account(state, ctx, tx, sig, hash),
+            Transaction::Proof(proof) => plan_proof(self, state, ctx, counters, proof, sig),
         }
     }
 
@@ -762,7 +780,7 @@ impl Machine {
                 deferred.push(p.hash);
                 continue;
             }
-            match self.plan(state, &ctx, &counters, p) {
+            match self.plan(state, &ctx, &counters, &p.tx, p.hash, p.sig) {
                 Ok(plan) => {
                     let outcome = Self::apply(state, &ctx, &mut counters, plan);
                     receipts.push(Receipt {
@@ -860,7 +878,7 @@ impl Machine {
         state: &mut State,
         block: &Block,
         hashes: &[TxHash],
-        known: HashMap<TxHash, Prepared>,
+        known: HashMap<TxHash, Verdict>,
     ) -> Result<Vec<Receipt>, BlockError> {
         Self::check_header(state, &block.header)?;
         let max = usize::try_from(state.genesis().max_block_txs).unwrap_or(usize::MAX);
@@ -870,40 +888,48 @@ impl Machine {
                 max,
             });
         }
-        let prepared = self.prepare_reusing(state, &block.txs, hashes, known);
-        let hashes: Vec<Hash32> = prepared.iter().map(Prepared::hash).collect();
-        let computed = merkle_root(&hashes);
+        let recomputed;
+        let hashes = if hashes.len() == block.txs.len() {
+            hashes
+        } else {
+            recomputed = Self::tx_hashes(&block.txs);
+            &recomputed
+        };
+        // The root first: a block whose transactions are not the ones its header commits to is
+        // refused before any of their signatures is checked.
+        let computed = merkle_root(hashes);
         if computed != block.header.tx_root {
             return Err(BlockError::TxRoot {
                 computed,
                 got: block.header.tx_root,
             });
         }
+        let sigs = self.verdicts_reusing(state, &block.txs, hashes, known);
         let ctx = BlockContext {
             height: block.header.height,
             timestamp: block.header.timestamp,
             proposer: block.header.proposer,
         };
         let mut counters = BlockCounters::default();
-        let mut receipts = Vec::with_capacity(prepared.len());
+        let mut receipts = Vec::with_capacity(block.txs.len());
         begin_block(state, &ctx);
-        for (index, p) in prepared.iter().enumerate() {
-            match self.plan(state, &ctx, &counters, p) {
+        for (index, ((tx, &hash), &sig)) in block.txs.iter().zip(hashes).zip(&sigs).enumerate() {
+            match self.plan(state, &ctx, &counters, tx, hash, sig) {
                 Ok(plan) => receipts.push(Receipt {
-                    tx_hash: p.hash,
+                    tx_hash: hash,
                     outcome: Self::apply(state, &ctx, &mut counters, plan),
                 }),
                 Err(error) => {
                     state.rollback();
                     return Err(BlockError::InvalidTx {
                         index,
-                        hash: p.hash,
+                        hash,
                         error: Box::new(error),
                     });
                 }
             }
         }
-        let header = Self::seal(state, &ctx, &hashes);
+        let header = Self::seal(state, &ctx, hashes);
         if header.state_root != block.header.state_root {
             state.rollback();
             return Err(BlockError::StateRoot {

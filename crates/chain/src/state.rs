@@ -6,9 +6,9 @@
 //! - `accounts_commit`, `devices_commit` and `validators_commit` commit to every entry of their
 //!   table in key order through per-entry leaf hashes kept beside the entries
 //!   (`crate::leafmap`: leaf = BLAKE3(tag ‖ 0x00 ‖ key ‖ encoded value), commit =
-//!   BLAKE3(tag ‖ 0x01 ‖ leaves), tags `poai/accounts/v2`, `poai/devices/v2`,
+//!   BLAKE3(tag ‖ 0x01 ‖ leaves), tags `poai/accounts/v2`, `poai/devices/v3`,
 //!   `poai/validators/v2`), so a block re-hashes only the entries it wrote plus 32 bytes per
-//!   entry. Encodings: [`Account::encode`], [`Device::encode`],
+//!   entry. Encodings: [`Account::encode`], [`Device::leaf_encoding`] (the key by its hash),
 //!   [`crate::validator::Validator::encode`]; the validators table is empty on a chain without
 //!   a `consensus` section.
 //! - `spent_acc` is a hash chain over the spent set in the order ids were spent:
@@ -115,6 +115,21 @@ impl Device {
         let d = Self::read_row(&mut r, miner, key)?;
         r.finish()?;
         Ok(d)
+    }
+
+    /// What the state root commits to: `miner 20 ‖ param 1 ‖ tr 64 ‖ row`, where `tr` is the
+    /// key's FIPS 204 hash `H(pk, 64)` (SHAKE256), so about 130 bytes instead of the 2 KB
+    /// [`Device::encode`]. A leaf then takes one BLAKE3 chunk instead of two or three, and every
+    /// proof rewrites its device's leaf on every validator. `tr` binds the key as well as the key
+    /// bytes would (SHAKE256's collision resistance, which ML-DSA itself relies on), and the
+    /// device's proofs are verified with it, so it is computed at registration either way.
+    pub fn leaf_encoding(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(160);
+        w.raw(&self.miner.0);
+        w.u8(self.key.param_set().id());
+        w.raw(self.key.tr().as_bytes());
+        self.write_row(&mut w);
+        w.finish()
     }
 
     /// The device without its key: `miner ‖ row`, about 70 bytes. Storage keeps keys, which
@@ -288,7 +303,7 @@ pub struct State {
 
 /// Leaf and commitment tags of the three keyed tables (see the module docs).
 const ACCOUNTS_TAG: &[u8] = b"poai/accounts/v2";
-const DEVICES_TAG: &[u8] = b"poai/devices/v2";
+const DEVICES_TAG: &[u8] = b"poai/devices/v3";
 const VALIDATORS_TAG: &[u8] = b"poai/validators/v2";
 
 impl LeafKey for Address {
@@ -316,15 +331,9 @@ impl Leaf for Account {
 }
 
 impl Leaf for Device {
+    /// [`Device::leaf_encoding`].
     fn leaf_encoding(&self) -> Vec<u8> {
-        self.encode()
-    }
-
-    /// The encoding starts `miner ‖ param ‖ key` ([`Device::encode`]), so those bytes stay while
-    /// the miner and key do; a proof changes only the row after them.
-    fn same_leading_bytes(&self, old: &Self, n: usize) -> bool {
-        let lead = 20 + 1 + self.key.as_bytes().len();
-        n <= lead && self.miner == old.miner && self.key == old.key
+        Device::leaf_encoding(self)
     }
 }
 
@@ -718,8 +727,8 @@ mod tests {
     use poai_primitives::ChainId;
 
     /// A device rewritten with new counters, another key of the same set, another set, another
-    /// miner: its leaf is always the one a fresh state computes from scratch (the leaf reuses
-    /// the hash of its first chunk only while miner and key stay).
+    /// miner: each gives another root (the key counts through its `tr`), always the one a fresh
+    /// state computes from scratch, and the leaf encoding is `miner ‖ param ‖ H(pk, 64) ‖ row`.
     #[test]
     fn device_leaves_follow_every_change() {
         let g = genesis();
@@ -768,11 +777,29 @@ mod tests {
             },
             first.clone(),
         ];
+        let mut roots = vec![s.devices.commit()];
         for d in rewrites {
             s.set_device(id, d.clone());
-            let fresh = LeafMap::from_map(DEVICES_TAG, [(id, d)].into_iter().collect());
+            let fresh = LeafMap::from_map(DEVICES_TAG, [(id, d.clone())].into_iter().collect());
             assert_eq!(s.devices.commit(), fresh.commit());
+            roots.push(s.devices.commit());
+
+            let leaf = d.leaf_encoding();
+            let key = d.key.as_bytes();
+            assert_eq!(leaf.get(..20), Some(d.miner.0.as_slice()));
+            assert_eq!(leaf.get(20), Some(&d.key.param_set().id()));
+            assert_eq!(leaf.get(21..85), Some(poai_crypto::mu::tr(key).as_slice()));
+            assert_eq!(
+                leaf.get(85..),
+                d.encode().get(21 + key.len()..),
+                "the row follows, as in the full encoding"
+            );
         }
+        // The last rewrite restores the first device, and its root.
+        assert_eq!(roots.first(), roots.last());
+        roots.pop();
+        let distinct: std::collections::BTreeSet<_> = roots.iter().collect();
+        assert_eq!(distinct.len(), roots.len(), "every change moves the root");
     }
 
     pub(crate) fn genesis() -> Genesis {

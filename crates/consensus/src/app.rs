@@ -173,7 +173,7 @@ impl PoaiApp {
     fn execute(&self, state: &mut State, block: &PoaiBlock) -> Option<(Changes, Vec<Receipt>)> {
         let shared = &self.inner.shared;
         let hashes = block.tx_hashes();
-        let known = shared.mempool().prepared(hashes.iter().copied());
+        let known = shared.mempool().verdicts(hashes.iter().copied());
         let receipts = shared
             .machine
             .execute_block_with(state, block.block(), hashes, known)

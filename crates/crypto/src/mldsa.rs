@@ -433,6 +433,12 @@ pub struct Tr<'a> {
 }
 
 impl Tr<'_> {
+    /// The 64 bytes of `tr`: a public hash of the public key, which binds it as SHAKE256 does
+    /// (a state root may commit to a key through it).
+    pub fn as_bytes(&self) -> &[u8; crate::mu::LEN] {
+        self.tr
+    }
+
     /// Whether this is the `tr` of exactly `pk` (the same bytes in memory, not a copy).
     fn belongs_to(&self, pk: &[u8]) -> bool {
         std::ptr::eq(self.key, pk)

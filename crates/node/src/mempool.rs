@@ -16,7 +16,9 @@
 //! error is kept for `poai_txStatus`.
 
 use poai_chain::machine::BlockCounters;
-use poai_chain::{BlockContext, Machine, Prepared, State, Transaction, TxError, TxHash};
+use poai_chain::{
+    BlockContext, Machine, Prepared, State, Transaction, TxError, TxHash, machine::Verdict,
+};
 use poai_primitives::{Address, WorkId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -226,12 +228,12 @@ impl Mempool {
         (out, false)
     }
 
-    /// The prepared transactions among `hashes` that wait here (their signature verdicts are
-    /// reused when a peer's block includes them).
-    pub fn prepared(&self, hashes: impl IntoIterator<Item = TxHash>) -> HashMap<TxHash, Prepared> {
+    /// The signature verdicts of the transactions among `hashes` that wait here, reused when a
+    /// peer's block includes them (the block brings the transactions; only verdicts are copied).
+    pub fn verdicts(&self, hashes: impl IntoIterator<Item = TxHash>) -> HashMap<TxHash, Verdict> {
         hashes
             .into_iter()
-            .filter_map(|h| self.entries.get(&h).map(|(_, e)| (h, e.prepared.clone())))
+            .filter_map(|h| self.entries.get(&h).map(|(_, e)| (h, e.prepared.verdict())))
             .collect()
     }
 

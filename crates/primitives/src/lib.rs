@@ -20,7 +20,7 @@ pub mod ids;
 pub mod level;
 pub mod proof;
 
-pub use ids::{Address, ChainId, DeviceId, Nonce, WorkId};
+pub use ids::{Address, ChainId, DeviceId, Nonce, WorkId, cmp_bytes};
 pub use level::{LevelError, PrivacyLevel};
 pub use proof::{
     DecodeError, MAX_EVIDENCE_LEN, MAX_PROOF_LEN, PROOF_FIXED_LEN, SIGNED_MESSAGE_TAG, WorkProof,

@@ -301,7 +301,7 @@ fn reused_signature_verdicts_agree_with_fresh_checks() {
         .machine
         .prepare(&pre, [good.clone(), vec![forged.clone()]].concat())
         .into_iter()
-        .map(|p| (p.hash(), p))
+        .map(|p| (p.hash(), p.verdict()))
         .collect();
 
     let mut fresh = pre.clone();
