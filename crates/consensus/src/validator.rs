@@ -63,6 +63,7 @@ pub struct Running {
 
 /// Runs a validator until Ctrl-C (or `--stop-at`).
 pub fn run(args: NodeArgs) -> Result<()> {
+    poai_node::os::admission_pool();
     let runner = cw_tokio::Runner::new(
         cw_tokio::Config::new().with_storage_directory(args.data.join("consensus")),
     );

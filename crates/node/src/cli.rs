@@ -104,6 +104,7 @@ impl NodeArgs {
             );
         }
         let cfg = self.config(genesis);
+        crate::os::admission_pool();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

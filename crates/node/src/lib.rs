@@ -10,6 +10,7 @@
 //! - [`metrics`]: Prometheus counters and a `/metrics` endpoint.
 //! - [`tee`]: real TEE evidence for device registration through `poai-tee`.
 //! - [`sigverify`]: batch signature checks on the CPU or a GPU (`--verify-backend`).
+//! - [`os`]: admission threads at a lower CPU priority; written files out of the page cache.
 //! - [`validator_cli`]: `poai validator key|bond|add-stake|unbond|list` (consensus key files,
 //!   staking calls, the `poai_validators` read).
 //! - [`devnet`], [`bench`]: `poai devnet` and `poai bench`.
@@ -27,6 +28,7 @@ pub mod devnet;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod os;
 pub mod rpc;
 pub mod sigverify;
 pub mod storage;

@@ -118,6 +118,8 @@ pub struct Shared {
     /// started on first use: on rayon's global pool they would queue behind every gossip and
     /// RPC admission submitted before them.
     urgent: std::sync::OnceLock<Option<rayon::ThreadPool>>,
+    /// The data directory's files, released from the page cache after each commit.
+    page_cache: crate::os::PageCache,
 }
 
 /// Where transactions being admitted come from.
@@ -508,6 +510,9 @@ impl Shared {
         m.proofs_accepted.inc_by(u64::try_from(mined).unwrap_or(0));
         m.block_seconds.observe(started.elapsed().as_secs_f64());
         self.height.send_replace(height);
+        // The block is durable (redb synced it); its pages and those of the blocks marshal
+        // journaled since the last commit go back to the kernel (crate::os).
+        self.page_cache.release();
     }
 
     /// Watches the committed head height.
@@ -538,6 +543,7 @@ impl Shared {
             outbox: Mutex::new(None),
             checking: Mutex::new(HashSet::new()),
             urgent: std::sync::OnceLock::new(),
+            page_cache: crate::os::PageCache::new(&cfg.data_dir),
         }))
     }
 }
