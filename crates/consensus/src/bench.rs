@@ -29,8 +29,14 @@
 //! took it; its finality is the time from its batch's call to `included` (a validator reports
 //! included only once finalized). The end is the first poll (50 ms) at which every validator's
 //! count of spent work ids has grown by the number of proofs admitted. Throughput is admitted
-//! proofs over the time from the first call to that end. Blocks used and proofs per block are
-//! counted afterwards from validator 0's blocks.
+//! proofs over the time from the first call to that end, which includes the last proofs' time
+//! to finality: at an offered rate `R` it can be at most `N / (N / R + finality)`. The steady
+//! rate leaves both ends out: the same counts, polled every 50 ms from the first call on, give
+//! the rate between the polls that first saw 20 % and 80 % of the proofs final on every
+//! validator ([`steady_rate`]). Where the validators keep up it is the offered rate. Batches are
+//! serialized to JSON before the clock starts ([`poai_miner::PreparedBatch`]), as the client
+//! shares the validators' cores. Blocks used and proofs per block are counted afterwards from
+//! validator 0's blocks.
 
 use crate::cluster;
 use anyhow::{Context, Result, bail};
@@ -40,7 +46,7 @@ use poai_chain::evidence::{dev_device_id, dev_evidence};
 use poai_chain::machine::{PROOF_MAX_AGE_SECS, PROOF_MAX_AHEAD_SECS};
 use poai_chain::{Call, Hash32, MAX_PROOFS_PER_MINER_PER_BLOCK, SignedTx, Transaction, TxBody};
 use poai_crypto::{ParamSet, SigningKey};
-use poai_miner::NodeClient;
+use poai_miner::{NodeClient, PreparedBatch};
 use poai_node::bench::sign_all;
 use poai_primitives::{ChainId, DeviceId, PrivacyLevel};
 use serde::Serialize;
@@ -302,6 +308,21 @@ pub fn sample_indices(n: usize, k: usize) -> Vec<usize> {
     (0..k).map(|i| i * n / k).collect()
 }
 
+/// The fractions of the proofs between which [`ClusterReport::steady_proofs_per_s`] is measured:
+/// past the first blocks' latency, before the last batches' tail.
+pub const STEADY: (f64, f64) = (0.2, 0.8);
+
+/// The rate between the first `samples` (seconds, proofs final) to reach `lo` and `hi` of
+/// `total`: proofs per second, or `None` when no two samples span that range.
+pub fn steady_rate(samples: &[(f64, u64)], total: u64, lo: f64, hi: f64) -> Option<f64> {
+    let reach = |f: f64| {
+        let n = (total as f64 * f).ceil();
+        samples.iter().find(|(_, done)| *done as f64 >= n).copied()
+    };
+    let ((t0, n0), (t1, n1)) = (reach(lo)?, reach(hi)?);
+    (t1 > t0 && n1 > n0).then(|| (n1 - n0) as f64 / (t1 - t0))
+}
+
 /// The measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterReport {
@@ -323,8 +344,15 @@ pub struct ClusterReport {
     pub admitted: usize,
     /// Proofs refused on submission, by error name (a refusal is a bug in the setup).
     pub refused: BTreeMap<String, usize>,
-    /// Finalized proofs per second: admitted over first submission to last finalized.
+    /// Finalized proofs per second: admitted over first submission to last finalized. This
+    /// counts the last proofs' time to finality as well, so it stays below the offered rate
+    /// even where the validators keep up: `N / (N / rate + finality)`.
     pub proofs_per_s: f64,
+    /// Finalized proofs per second while the proofs flow: the rate at which proofs became final
+    /// on every validator between [`STEADY`]'s fractions of them (sampled every [`POLL`]). Where
+    /// the validators keep up this is the offered rate; where they do not, what they can do.
+    /// `None` if the run was too short to tell.
+    pub steady_proofs_per_s: Option<f64>,
     /// Seconds from the first submission to the last proof's finality.
     pub wall_s: f64,
     /// Seconds until every batch was answered.
@@ -514,17 +542,27 @@ async fn connect(nodes: &mut Nodes, data: &[PathBuf]) -> Result<Vec<NodeClient>>
     Ok(clients)
 }
 
-/// Sends `batches` (hex-encoded) round-robin, one call in flight per validator; returns, per
-/// batch, the instant of its call and the results.
+/// Batches of hex-encoded transactions as `poai_sendTransactions` parameters, serialized now:
+/// the timed phase then spends the cores it shares with the validators on them, not on
+/// escaping the client's requests ([`PreparedBatch`]).
+fn prepare_batches(batches: Vec<Vec<String>>) -> Result<Vec<PreparedBatch>> {
+    batches
+        .into_iter()
+        .map(|b| PreparedBatch::new(&b).context("serializing a batch"))
+        .collect()
+}
+
+/// Sends `batches` round-robin, one call in flight per validator; returns, per batch, the
+/// instant of its call and the results.
 async fn send_round_robin(
     clients: &[NodeClient],
-    batches: Vec<Vec<String>>,
+    batches: Vec<PreparedBatch>,
     pace: Option<Duration>,
     on_answer: impl Fn(usize, Instant, &[SubmitResult]) + Send + Sync + Clone + 'static,
 ) -> Result<Vec<Vec<SubmitResult>>> {
     let n = clients.len().max(1);
     let total = batches.len();
-    let mut per: Vec<Vec<(usize, Vec<String>)>> = vec![Vec::new(); n];
+    let mut per: Vec<Vec<(usize, PreparedBatch)>> = vec![Vec::new(); n];
     for (i, b) in batches.into_iter().enumerate() {
         if let Some(q) = per.get_mut(i % n) {
             q.push((i, b));
@@ -536,13 +574,13 @@ async fn send_round_robin(
         let (c, on_answer) = (c.clone(), on_answer.clone());
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
-            for (i, raws) in q {
+            for (i, batch) in q {
                 if let Some(p) = pace {
                     tokio::time::sleep_until(start + p.saturating_mul(u32::try_from(i)?)).await;
                 }
                 let sent = Instant::now();
                 let r = c
-                    .send_many_hex(&raws)
+                    .send_prepared(&batch)
                     .await
                     .with_context(|| format!("sendTransactions to {}", c.url()))?;
                 on_answer(i, sent, &r);
@@ -633,6 +671,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
     // Whole miners per call: each validator then sees a miner's nonces 0..9 in order.
     let per_call = (plan.batch / DEVICES_PER_MINER).max(1) * DEVICES_PER_MINER;
     let batches: Vec<Vec<String>> = regs.chunks(per_call).map(<[String]>::to_vec).collect();
+    let batches = prepare_batches(batches)?;
     drop(regs);
     eprintln!("bench-cluster: registering {} devices", plan.proofs);
     let results = send_round_robin(&clients, batches, None, |_, _, _| {}).await?;
@@ -707,6 +746,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         .map(|c| c.iter().map(|(_, raw)| raw.clone()).collect())
         .collect();
     drop(proofs);
+    let batches = prepare_batches(batches)?;
 
     // Wait for the window to open on every validator.
     let mut next_block_time = 0;
@@ -815,6 +855,30 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
 
     let cpu0 = cpu_now(&nodes);
     let t0 = Instant::now();
+    // Progress while the proofs flow, for the steady rate: proofs final on every validator.
+    let (stop_progress, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let progress = tokio::spawn({
+        let clients = clients.clone();
+        async move {
+            let mut samples: Vec<(f64, u64)> = Vec::new();
+            loop {
+                let all = futures::future::join_all(clients.iter().map(NodeClient::emission)).await;
+                // A poll counts only if every validator answered it.
+                let spent: Option<Vec<u64>> = all
+                    .iter()
+                    .map(|e| e.as_ref().ok().map(|e| e.spent))
+                    .collect();
+                if let Some(spent) = spent.and_then(|s| s.into_iter().min()) {
+                    samples.push((t0.elapsed().as_secs_f64(), spent.saturating_sub(spent0)));
+                }
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            }
+            samples
+        }
+    });
     let results = send_round_robin(&clients, batches, plan.pace, on_answer).await?;
     let submit_s = t0.elapsed().as_secs_f64();
     let (admitted, refused, first) = refusals(&results);
@@ -859,6 +923,9 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         tokio::time::sleep(POLL).await;
     };
     let cpu1 = cpu_now(&nodes);
+    let _ = stop_progress.send(());
+    let progress = progress.await.context("progress sampler")?;
+    let steady = steady_rate(&progress, u64::try_from(admitted)?, STEADY.0, STEADY.1);
     let (mut finality, failed) = match tokio::time::timeout(Duration::from_secs(30), poller).await {
         Ok(r) => r.context("finality poller")?,
         Err(_) => bail!("finality poller: sampled proofs not final 30 s after the last one"),
@@ -905,6 +972,7 @@ pub async fn bench(args: &BenchClusterArgs, dir: &Path) -> Result<ClusterReport>
         admitted,
         refused,
         proofs_per_s: admitted as f64 / wall_s,
+        steady_proofs_per_s: steady,
         wall_s,
         submit_s,
         blocks_used,
@@ -990,6 +1058,19 @@ fn print_table(r: &ClusterReport, logs: &str) {
     );
     let rows = [
         ("finalized proofs/s", format!("{:.0}", r.proofs_per_s)),
+        (
+            "finalized proofs/s, steady",
+            r.steady_proofs_per_s.map_or_else(
+                || "-".to_owned(),
+                |v| {
+                    format!(
+                        "{v:.0} (from {:.0} % to {:.0} % final)",
+                        STEADY.0 * 100.0,
+                        STEADY.1 * 100.0
+                    )
+                },
+            ),
+        ),
         ("admitted", format!("{} of {}", r.admitted, r.proofs)),
         ("refused", format!("{:?}", r.refused)),
         (
@@ -1279,6 +1360,29 @@ mod tests {
         assert_eq!(views_skipped_in(&log, 31), 2);
         assert_eq!(views_skipped_in(&log, 0), 3);
         assert_eq!(views_skipped_in(&log, 39), 0);
+    }
+
+    /// The steady rate is the slope between the samples that first reach each fraction, and
+    /// there is none without two distinct samples in range.
+    #[test]
+    fn steady_rate_is_the_slope_between_the_fractions() {
+        // 1,000 proofs: nothing for 0.5 s, then 100 per 0.1 s, each sample 0.1 s apart.
+        let samples: Vec<(f64, u64)> = (0..=15u32)
+            .map(|i| {
+                let t = f64::from(i) * 0.1;
+                (t, u64::from(i.saturating_sub(5)) * 100)
+            })
+            .collect();
+        // 20 % (200) first at 0.7 s, 80 % (800) first at 1.3 s: 600 proofs in 0.6 s.
+        let r = steady_rate(&samples, 1_000, 0.2, 0.8).unwrap();
+        assert!((r - 1_000.0).abs() < 1e-6, "{r}");
+        // The whole run, from the first sample (0 final) to the last.
+        let r = steady_rate(&samples, 1_000, 0.0, 1.0).unwrap();
+        assert!((r - 1_000.0 / 1.5).abs() < 1e-6, "{r}");
+        // Never reached, one sample for both, nothing sampled.
+        assert_eq!(steady_rate(&samples, 2_000, 0.2, 0.8), None);
+        assert_eq!(steady_rate(&[(1.0, 1_000)], 1_000, 0.2, 0.8), None);
+        assert_eq!(steady_rate(&[], 1_000, 0.2, 0.8), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod mine;
 
-pub use client::{ClientError, NodeClient};
+pub use client::{ClientError, NodeClient, PreparedBatch};
 pub use mine::{
     MineOptions, SharedStats, Stats, build_proof, dev_device_seed, mine_device, miner_address,
     register,
