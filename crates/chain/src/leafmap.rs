@@ -3,8 +3,8 @@
 //! "State root").
 //!
 //! - `leaf = BLAKE3(tag ‖ 0x00 ‖ key ‖ leaf encoding)` ([`crate::hash::hash_tagged`],
-//!   [`Leaf::leaf_encoding`]), computed when the entry is written. Keys have a fixed size per map, so key and value cannot trade
-//!   bytes.
+//!   [`Leaf::leaf_encoding`]), computed when the entry is written. Keys have a fixed size per
+//!   map, so key and value cannot trade bytes.
 //! - `commit = BLAKE3(tag ‖ 0x01 ‖ leaf_1 ‖ … ‖ leaf_n)` over the leaves in key order.
 //!
 //! Before, the state root hashed every entry's encoding at every block: with 20,000 devices that

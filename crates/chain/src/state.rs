@@ -5,7 +5,7 @@
 //! spent_acc ‖ accounts_commit ‖ devices_commit ‖ ai_commit ‖ validators_commit), where
 //! - `accounts_commit`, `devices_commit` and `validators_commit` commit to every entry of their
 //!   table in key order through per-entry leaf hashes kept beside the entries
-//!   (`crate::leafmap`: leaf = BLAKE3(tag ‖ 0x00 ‖ key ‖ encoded value), commit =
+//!   (`crate::leafmap`: leaf = BLAKE3(tag ‖ 0x00 ‖ key ‖ leaf encoding), commit =
 //!   BLAKE3(tag ‖ 0x01 ‖ leaves), tags `poai/accounts/v2`, `poai/devices/v3`,
 //!   `poai/validators/v2`), so a block re-hashes only the entries it wrote plus 32 bytes per
 //!   entry. Encodings: [`Account::encode`], [`Device::leaf_encoding`] (the key by its hash),

@@ -166,6 +166,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The first `N` bytes of `x`.
+    fn prefix<const N: usize>(x: &[u8; 32]) -> [u8; N] {
+        <[u8; N]>::try_from(&x[..N]).unwrap()
+    }
+
     proptest! {
         /// The word-wise order is the byte order, for every length an id has and one with a
         /// remainder; arrays sharing a long prefix are generated too, so that later words decide.
@@ -182,9 +187,9 @@ mod tests {
             prop_assert_eq!(cmp_bytes(&a, &b), a.cmp(&b));
             prop_assert_eq!(cmp_bytes(&a, &a), Ordering::Equal);
             prop_assert_eq!(DeviceId(a).cmp(&DeviceId(b)), a.cmp(&b));
-            let (a20, b20) = (<[u8; 20]>::try_from(&a[..20]).unwrap(), <[u8; 20]>::try_from(&b[..20]).unwrap());
+            let (a20, b20) = (prefix::<20>(&a), prefix::<20>(&b));
             prop_assert_eq!(Address(a20).cmp(&Address(b20)), a20.cmp(&b20));
-            let (a13, b13) = (<[u8; 13]>::try_from(&a[..13]).unwrap(), <[u8; 13]>::try_from(&b[..13]).unwrap());
+            let (a13, b13) = (prefix::<13>(&a), prefix::<13>(&b));
             prop_assert_eq!(cmp_bytes(&a13, &b13), a13.cmp(&b13));
         }
     }
