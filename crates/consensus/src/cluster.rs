@@ -2,7 +2,7 @@
 //! command line of each. `poai devnet --validators N` and the loopback tests build on it.
 //!
 //! Layout under the cluster directory: `genesis.json`, and per validator `v<i>/consensus.key`
-//! (0600) and `v<i>/` as its data directory (`chain.redb`, `consensus/`, `rpc.addr`,
+//! (0600) and `v<i>/` as its data directory (`chain.redb`, `chain.blocks`, `consensus/`, `rpc.addr`,
 //! `node.log`).
 
 use anyhow::{Context, Result, bail};

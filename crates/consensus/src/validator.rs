@@ -2,10 +2,10 @@
 //! tokio runtime with authenticated, encrypted TCP between validators (docs/DESIGN-consensus.md,
 //! section 4.3). JSON-RPC and metrics are the node's own, served on the same runtime.
 //!
-//! Storage: `DATA/chain.redb` holds only finalized blocks and the state after them (written by the
-//! finalizer); `DATA/consensus/` is commonware's: the journal of this validator's votes (what
-//! keeps a restarted validator from voting twice) and marshal's archives of finalized blocks and
-//! certificates, which peers backfill from.
+//! Storage: `DATA/chain.redb` (with the bodies in `DATA/chain.blocks`) holds only finalized blocks
+//! and the state after them (written by the finalizer); `DATA/consensus/` is commonware's: the
+//! journal of this validator's votes (what keeps a restarted validator from voting twice) and
+//! marshal's archives of finalized blocks and certificates, which peers backfill from.
 
 use crate::app::PoaiApp;
 use crate::block::MAX_MESSAGE_BYTES;

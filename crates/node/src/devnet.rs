@@ -7,7 +7,7 @@
 //! whole run takes seconds. The miners are the real miner loop talking JSON-RPC over
 //! 127.0.0.1, not shortcuts into the node.
 //!
-//! Files in the data directory: `chain.redb`, `genesis.json`, `rpc.addr` (the RPC URL, written
+//! Files in the data directory: `chain.redb` and `chain.blocks`, `genesis.json`, `rpc.addr` (the RPC URL, written
 //! once the server listens), `miners/miner-<i>.key`, and `summary.json` at the end.
 
 use crate::node::{self, NodeConfig, Shared};

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 pub struct NodeConfig {
     /// The chain's genesis.
     pub genesis: Genesis,
-    /// The data directory (the database is `chain.redb` in it).
+    /// The data directory (the database is `chain.redb` in it, block bodies `chain.blocks`).
     pub data_dir: PathBuf,
     /// JSON-RPC listen address (127.0.0.1 by default; port 0 picks a free one).
     pub rpc_addr: SocketAddr,

@@ -2,8 +2,8 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `meta` | `"genesis"`, `"meta"`, `"tip"` | genesis JSON; the state tables' head, ledger, spent-set hash chain; height of the last committed block |
-//! | `blocks` | height u64 | encoded block |
+//! | `meta` | `"genesis"`, `"meta"`, `"tip"`, `"bodies_end"`, `"format"` | genesis JSON; the state tables' head, ledger, spent-set hash chain; height of the last committed block; end of the indexed bodies; [`FORMAT`] |
+//! | `block_at` | height u64 | where the block's body is in `chain.blocks` ([`bodies`]) |
 //! | `block_hashes` | block hash | height u64 |
 //! | `receipts` | height u64 | encoded receipts |
 //! | `tx_index` | tx hash | height u64 ‖ index u32 |
@@ -14,8 +14,9 @@
 //! | `ai` | table prefix ‖ key | AI VM row ([`poai_chain::ai::AiState`]) |
 //! | `validators` | consensus key 32 | validator row ([`poai_chain::Validator::encode`]) |
 //!
-//! Every committed block's body, receipts and the new tip are written in one durable write
-//! transaction (redb's commit is atomic and fsyncs by default). The state tables (`accounts`,
+//! Block bodies go to an append-only file beside the database ([`bodies`]): written and synced
+//! first, then indexed. Every committed block's body index, receipts and the new tip are written
+//! in one durable write transaction (redb's commit is atomic and fsyncs by default). The state tables (`accounts`,
 //! `devices`, `spent`, `ai`, `validators`), the transaction index and the state head `"meta"`
 //! are written every [`STATE_FLUSH_BLOCKS`] blocks, in the same transaction as that block, and
 //! when the store is dropped; in between, the store keeps the blocks' changes in memory (the
@@ -44,6 +45,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+mod bodies;
+use bodies::{Appender, Bodies, Loc};
+
 /// Blocks committed between two writes of the state tables and the transaction index (module
 /// docs). A restart after a crash executes at most this many blocks again. 32 rather than 8:
 /// at thousands of proofs a second nearly every page of those tables changes between two
@@ -52,7 +56,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub const STATE_FLUSH_BLOCKS: u64 = 32;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const BLOCK_AT: TableDefinition<u64, &[u8]> = TableDefinition::new("block_at");
+/// Format 2 kept each body in this table; [`Store::open`] moves them to the body file.
+const LEGACY_BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const BLOCK_HASHES: TableDefinition<&[u8], u64> = TableDefinition::new("block_hashes");
 const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
@@ -60,9 +66,10 @@ const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts")
 const DEVICES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("devices");
 const DEVICE_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("device_keys");
 
-/// `meta/"format"`: 2 since device keys live in `device_keys` (format 1 kept the key in each
-/// `devices` row, so every proof rewrote about 2 KB; a redb page held one device).
-const FORMAT: u8 = 2;
+/// `meta/"format"`: 3 since block bodies live in the body file ([`bodies`]; format 2 kept them
+/// in redb's `blocks` table); 2 since device keys live in `device_keys` (format 1 kept the key
+/// in each `devices` row, so every proof rewrote about 2 KB; a redb page held one device).
+const FORMAT: u8 = 3;
 const SPENT: TableDefinition<&[u8], u64> = TableDefinition::new("spent");
 const AI: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ai");
 const VALIDATORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("validators");
@@ -71,6 +78,8 @@ const VALIDATORS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("validato
 #[derive(Debug)]
 pub struct Store {
     db: Database,
+    /// Block bodies (`chain.blocks` beside `chain.redb`).
+    bodies: Bodies,
     deferred: Mutex<Deferred>,
     /// The key `device_keys` holds for each device (shared with the state: no copies).
     keys: Mutex<HashMap<DeviceId, poai_crypto::VerifyingKey>>,
@@ -183,56 +192,70 @@ impl Deferred {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path`.
+    /// Opens (or creates) the database at `path`, with the block bodies in the file beside it
+    /// (`path` with the extension `blocks`). A store of an earlier [`FORMAT`] is converted.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let db = Database::create(path).with_context(|| format!("opening {}", path.display()))?;
+        let (format, bodies_end) = {
+            let rtx = db.begin_read()?;
+            match rtx.open_table(META) {
+                Ok(meta) => {
+                    let format = match meta.get("format")? {
+                        Some(v) => Some(*v.value().first().context("stored format is empty")?),
+                        None => None,
+                    };
+                    (format, meta_u64(&meta, "bodies_end")?.unwrap_or(0))
+                }
+                Err(redb::TableError::TableDoesNotExist(_)) => (None, 0),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let bodies = Bodies::open(&path.with_extension("blocks"), bodies_end)?;
         let store = Self {
             db,
+            bodies,
             deferred: Mutex::new(Deferred::default()),
             keys: Mutex::new(HashMap::new()),
         };
         store.index_block_hashes()?;
-        store.split_device_keys()?;
+        store.upgrade(format)?;
         Ok(store)
     }
 
-    /// Moves device keys out of the `devices` rows of a format-1 store (every row is rewritten
-    /// once) and records the format; a no-op for a store of this format or an empty one.
-    fn split_device_keys(&self) -> Result<()> {
-        // A read first, so that opening a store of this format writes nothing.
-        match self.db.begin_read()?.open_table(META) {
-            Ok(meta) if meta.get("format")?.is_some() => return Ok(()),
-            Ok(_) | Err(redb::TableError::TableDoesNotExist(_)) => {}
-            Err(e) => return Err(e.into()),
+    /// Converts a store of an earlier format (none recorded: format 1, or a new store) and
+    /// records [`FORMAT`], in one transaction; writes nothing for a store of this format.
+    fn upgrade(&self, format: Option<u8>) -> Result<()> {
+        let format = format.unwrap_or(1);
+        if format == FORMAT {
+            return Ok(());
         }
+        if format > FORMAT {
+            bail!(
+                "the database is of format {format}, newer than this node's {FORMAT}: run a newer poai"
+            );
+        }
+        let mut app = self.bodies.appender();
         let wtx = self.db.begin_write()?;
-        {
-            let mut meta = wtx.open_table(META)?;
-            let mut devices = wtx.open_table(DEVICES)?;
-            let mut keys = wtx.open_table(DEVICE_KEYS)?;
-            let mut rows = Vec::new();
-            for row in devices.iter()? {
-                let (k, v) = row?;
-                let id = DeviceId::from_slice(k.value()).context("stored device key")?;
-                let d = Device::decode(v.value())
-                    .map_err(|e| anyhow::anyhow!("device {id} (format 1): {e}"))?;
-                rows.push((id, d));
-            }
-            for (id, d) in rows {
-                devices.insert(id.0.as_slice(), d.encode_without_key().as_slice())?;
-                keys.insert(id.0.as_slice(), Device::encode_key(&d.key).as_slice())?;
-            }
-            meta.insert("format", [FORMAT].as_slice())?;
+        if format < 2 {
+            split_device_keys(&wtx)?;
         }
+        if format < 3 {
+            move_bodies(&wtx, &mut app)?;
+        }
+        wtx.open_table(META)?
+            .insert("format", [FORMAT].as_slice())?;
+        index_bodies(&wtx, &app)?;
         wtx.commit()?;
+        app.commit();
         Ok(())
     }
 
     /// Builds the `block_hashes` table for a store written before it existed (every block is
-    /// read once); a no-op when the table exists.
+    /// read once; such a store keeps its bodies in redb, format 2 or older); a no-op when the
+    /// table exists.
     fn index_block_hashes(&self) -> Result<()> {
         let rtx = self.db.begin_read()?;
         match rtx.open_table(BLOCK_HASHES) {
@@ -240,7 +263,7 @@ impl Store {
             Err(redb::TableError::TableDoesNotExist(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        let blocks = match rtx.open_table(BLOCKS) {
+        let blocks = match rtx.open_table(LEGACY_BLOCKS) {
             Ok(t) => t,
             // A new store: the table is created with the genesis block.
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
@@ -291,14 +314,16 @@ impl Store {
                 let changes = state.take_changes();
                 let mut d = Deferred::default();
                 d.absorb(0, &[], &changes, &state.meta());
+                let mut app = self.bodies.appender();
                 let wtx = self.db.begin_write()?;
                 {
                     let mut meta = wtx.open_table(META)?;
                     meta.insert("genesis", serde_json::to_vec(genesis)?.as_slice())?;
                 }
-                write_block(&wtx, &block, &[])?;
+                write_block(&wtx, &mut app, &block, &[])?;
                 d.write(&wtx, &mut self.keys())?;
                 wtx.commit()?;
+                app.commit();
                 Ok(state)
             }
         }
@@ -446,12 +471,14 @@ impl Store {
         d.absorb(height, receipts, changes, meta);
         let flush = d.blocks >= STATE_FLUSH_BLOCKS;
         let written = (|| -> Result<()> {
+            let mut app = self.bodies.appender();
             let wtx = self.db.begin_write()?;
-            write_block(&wtx, block, receipts)?;
+            write_block(&wtx, &mut app, block, receipts)?;
             if flush {
                 d.write(&wtx, &mut self.keys())?;
             }
             wtx.commit()?;
+            app.commit();
             Ok(())
         })();
         match written {
@@ -462,24 +489,28 @@ impl Store {
         written
     }
 
-    /// Stores finalized blocks ahead of their execution, in one durable write transaction. A
-    /// block whose hash is already stored is skipped (marshal delivers at least once). Two
-    /// different finalized blocks at one height would be a fork, which the node's execution of
-    /// the block reports; the later one is not checked for here.
+    /// Stores finalized blocks ahead of their execution: bodies synced to the body file, then
+    /// indexed in one durable write transaction. A block whose hash is already stored is skipped
+    /// (marshal delivers at least once). Two different finalized blocks at one height would be a
+    /// fork, which the node's execution of the block reports; the later one is not checked for
+    /// here.
     pub fn put_blocks<'a>(&self, blocks: impl IntoIterator<Item = &'a Block>) -> Result<()> {
         let mut blocks = blocks.into_iter().peekable();
         if blocks.peek().is_none() {
             return Ok(());
         }
+        let mut app = self.bodies.appender();
         let wtx = self.db.begin_write()?;
         {
             let mut hashes = wtx.open_table(BLOCK_HASHES)?;
-            let mut bodies = wtx.open_table(BLOCKS)?;
+            let mut at = wtx.open_table(BLOCK_AT)?;
             for block in blocks {
-                put_body(&mut hashes, &mut bodies, block)?;
+                put_body(&mut hashes, &mut at, &mut app, block)?;
             }
         }
+        index_bodies(&wtx, &app)?;
         wtx.commit()?;
+        app.commit();
         Ok(())
     }
 
@@ -487,8 +518,18 @@ impl Store {
     /// ([`Store::put_blocks`]).
     pub fn stored_block(&self, height: u64) -> Result<Option<Vec<u8>>> {
         let rtx = self.db.begin_read()?;
-        let t = rtx.open_table(BLOCKS)?;
-        Ok(t.get(height)?.map(|v| v.value().to_vec()))
+        self.body(&rtx, height)
+    }
+
+    /// The body at `height` as `rtx` indexes it.
+    fn body(&self, rtx: &redb::ReadTransaction, height: u64) -> Result<Option<Vec<u8>>> {
+        let t = rtx.open_table(BLOCK_AT)?;
+        let Some(v) = t.get(height)? else {
+            return Ok(None);
+        };
+        let loc = Loc::decode(v.value())
+            .with_context(|| format!("the stored location of block {height} is corrupt"))?;
+        self.bodies.read(height, loc).map(Some)
     }
 
     /// The height of the stored block with hash `hash`, committed or only stored.
@@ -516,10 +557,9 @@ impl Store {
         if height > tip_of(&rtx)? {
             return Ok(None);
         }
-        let t = rtx.open_table(BLOCKS)?;
-        match t.get(height)? {
-            Some(v) => {
-                Ok(Some(Block::decode(v.value()).map_err(|e| {
+        match self.body(&rtx, height)? {
+            Some(bytes) => {
+                Ok(Some(Block::decode(&bytes).map_err(|e| {
                     anyhow::anyhow!("stored block {height}: {e}")
                 })?))
             }
@@ -583,15 +623,22 @@ impl Store {
     }
 }
 
-/// Writes a block's body (unless [`Store::put_blocks`] stored it already), its receipts and the
-/// new tip into `wtx`.
-fn write_block(wtx: &redb::WriteTransaction, block: &Block, receipts: &[Receipt]) -> Result<()> {
+/// Writes a block's body (unless [`Store::put_blocks`] stored it already) through `app`, and
+/// into `wtx` its index, receipts and the new tip.
+fn write_block(
+    wtx: &redb::WriteTransaction,
+    app: &mut Appender<'_>,
+    block: &Block,
+    receipts: &[Receipt],
+) -> Result<()> {
     let height = block.header.height;
     put_body(
         &mut wtx.open_table(BLOCK_HASHES)?,
-        &mut wtx.open_table(BLOCKS)?,
+        &mut wtx.open_table(BLOCK_AT)?,
+        app,
         block,
     )?;
+    index_bodies(wtx, app)?;
     wtx.open_table(RECEIPTS)?
         .insert(height, encode_receipts(receipts).as_slice())?;
     wtx.open_table(META)?
@@ -599,38 +646,68 @@ fn write_block(wtx: &redb::WriteTransaction, block: &Block, receipts: &[Receipt]
     Ok(())
 }
 
-/// Stores `block`'s body and its hash's height, unless a block with its hash is stored. The
-/// encoding goes straight into the page redb reserves for it ([`Block::encode_pieces`]): a block
-/// of proofs runs to megabytes, and building it first in a buffer of its own cost a copy and
-/// the page faults of a fresh allocation that size, at every block on every validator.
+/// Appends `block`'s body and records where it is and its hash's height, unless a block with
+/// its hash is stored.
 fn put_body(
     hashes: &mut redb::Table<'_, &'static [u8], u64>,
-    bodies: &mut redb::Table<'_, u64, &'static [u8]>,
+    at: &mut redb::Table<'_, u64, &'static [u8]>,
+    app: &mut Appender<'_>,
     block: &Block,
 ) -> Result<()> {
     let (height, hash) = (block.header.height, block.hash());
     if hashes.get(hash.0.as_slice())?.is_some() {
         return Ok(());
     }
-    let len = block.encoded_len();
-    let mut slot = bodies.insert_reserve(height, len)?;
-    let out = slot.as_mut();
-    let mut at = 0usize;
-    block.encode_pieces(|piece| {
-        let end = at.saturating_add(piece.len());
-        if let Some(dst) = out.get_mut(at..end) {
-            dst.copy_from_slice(piece);
-        }
-        at = end;
-    });
-    drop(slot);
-    // `encoded_len` is exact (tested against the encoding); a mismatch would leave a damaged
-    // body, so the transaction is abandoned instead of committed.
-    anyhow::ensure!(
-        at == len,
-        "block {height}: {at} bytes encoded where {len} were reserved"
-    );
+    let loc = app.append(block)?;
+    at.insert(height, loc.encode().as_slice())?;
     hashes.insert(hash.0.as_slice(), height)?;
+    Ok(())
+}
+
+/// Makes the bodies `app` appended durable and moves `meta/"bodies_end"` past them in `wtx`
+/// (nothing when it appended none). Called before `wtx` commits: the index never names a body
+/// that is not on disk.
+fn index_bodies(wtx: &redb::WriteTransaction, app: &Appender<'_>) -> Result<()> {
+    if app.appended() {
+        app.sync()?;
+        wtx.open_table(META)?
+            .insert("bodies_end", app.next().to_be_bytes().as_slice())?;
+    }
+    Ok(())
+}
+
+/// Format 1 to 2: moves device keys out of the `devices` rows (every row is rewritten once).
+fn split_device_keys(wtx: &redb::WriteTransaction) -> Result<()> {
+    let mut devices = wtx.open_table(DEVICES)?;
+    let mut keys = wtx.open_table(DEVICE_KEYS)?;
+    let mut rows = Vec::new();
+    for row in devices.iter()? {
+        let (k, v) = row?;
+        let id = DeviceId::from_slice(k.value()).context("stored device key")?;
+        let d = Device::decode(v.value())
+            .map_err(|e| anyhow::anyhow!("device {id} (format 1): {e}"))?;
+        rows.push((id, d));
+    }
+    for (id, d) in rows {
+        devices.insert(id.0.as_slice(), d.encode_without_key().as_slice())?;
+        keys.insert(id.0.as_slice(), Device::encode_key(&d.key).as_slice())?;
+    }
+    Ok(())
+}
+
+/// Format 2 to 3: moves the bodies from redb's `blocks` table to the body file, in height
+/// order, and drops the table.
+fn move_bodies(wtx: &redb::WriteTransaction, app: &mut Appender<'_>) -> Result<()> {
+    {
+        let legacy = wtx.open_table(LEGACY_BLOCKS)?;
+        let mut at = wtx.open_table(BLOCK_AT)?;
+        for row in legacy.iter()? {
+            let (k, v) = row?;
+            let loc = app.append_encoded(v.value())?;
+            at.insert(k.value(), loc.encode().as_slice())?;
+        }
+    }
+    wtx.delete_table(LEGACY_BLOCKS)?;
     Ok(())
 }
 
@@ -651,14 +728,26 @@ fn put_or_remove(
     Ok(())
 }
 
+/// A u64 under `key` in the `meta` table.
+fn meta_u64(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<u64>> {
+    match meta.get(key)? {
+        Some(v) => Ok(Some(u64::from_be_bytes(
+            <[u8; 8]>::try_from(v.value())
+                .map_err(|_| anyhow::anyhow!("stored {key} is corrupt"))?,
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// The last committed block's height: `"tip"`, or for a store written before it existed, the
 /// state head.
 fn tip_of(rtx: &redb::ReadTransaction) -> Result<u64> {
     let meta = rtx.open_table(META)?;
-    if let Some(v) = meta.get("tip")? {
-        let b =
-            <[u8; 8]>::try_from(v.value()).map_err(|_| anyhow::anyhow!("stored tip is corrupt"))?;
-        return Ok(u64::from_be_bytes(b));
+    if let Some(tip) = meta_u64(&meta, "tip")? {
+        return Ok(tip);
     }
     match meta.get("meta")? {
         Some(v) => Ok(Meta::decode(v.value())
@@ -911,6 +1000,76 @@ mod tests {
         let loaded = store.load_state(&machine).unwrap();
         assert_eq!(loaded.head().height, 1);
         assert_eq!(loaded.root(), state.root());
+    }
+
+    /// A store of format 2 (bodies in redb's `blocks` table, no body file) is converted on
+    /// open: the bodies move to the file, read back the same, and the chain replays to the
+    /// same root; opening it again writes nothing.
+    #[test]
+    fn format_2_bodies_move_to_the_body_file_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        let file = path.with_extension("blocks");
+        let (_, state, _, blocks) = transfers(&path, 3, false);
+        {
+            let store = Store::open(&path).unwrap();
+            let bodies: Vec<(u64, Vec<u8>)> = (0..=3)
+                .map(|h| (h, store.stored_block(h).unwrap().unwrap()))
+                .collect();
+            let wtx = store.db.begin_write().unwrap();
+            {
+                let mut t = wtx.open_table(LEGACY_BLOCKS).unwrap();
+                for (h, b) in &bodies {
+                    t.insert(*h, b.as_slice()).unwrap();
+                }
+                let mut meta = wtx.open_table(META).unwrap();
+                meta.insert("format", [2u8].as_slice()).unwrap();
+                meta.remove("bodies_end").unwrap();
+            }
+            wtx.delete_table(BLOCK_AT).unwrap();
+            wtx.commit().unwrap();
+        }
+        std::fs::remove_file(&file).unwrap();
+        let store = Store::open(&path).unwrap();
+        for b in &blocks {
+            assert_eq!(store.block(b.header.height).unwrap().as_ref(), Some(b));
+        }
+        assert_eq!(store.replay(&Machine::new()).unwrap().root(), state.root());
+        {
+            let rtx = store.db.begin_read().unwrap();
+            assert!(matches!(
+                rtx.open_table(LEGACY_BLOCKS),
+                Err(redb::TableError::TableDoesNotExist(_))
+            ));
+            let meta = rtx.open_table(META).unwrap();
+            assert_eq!(meta.get("format").unwrap().unwrap().value(), [FORMAT]);
+            let end = meta_u64(&meta, "bodies_end").unwrap().unwrap();
+            assert_eq!(std::fs::metadata(&file).unwrap().len(), end);
+        }
+        drop(store);
+        let len = std::fs::metadata(&file).unwrap().len();
+        let store = Store::open(&path).unwrap();
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), len);
+        assert_eq!(store.block(3).unwrap().as_ref(), blocks.last());
+    }
+
+    /// A store written by a newer node is refused, not converted.
+    #[test]
+    fn a_newer_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        transfers(&path, 1, false);
+        {
+            let store = Store::open(&path).unwrap();
+            let wtx = store.db.begin_write().unwrap();
+            wtx.open_table(META)
+                .unwrap()
+                .insert("format", [FORMAT + 1].as_slice())
+                .unwrap();
+            wtx.commit().unwrap();
+        }
+        let err = Store::open(&path).unwrap_err();
+        assert!(format!("{err:#}").contains("newer"), "{err:#}");
     }
 
     /// A store of format 1 (each device row carried its key) is converted on open: the keys
