@@ -120,6 +120,12 @@ impl Prepared {
         self.sig == SigCheck::Invalid
     }
 
+    /// Whether it is a proof of a device that the state it was prepared against does not
+    /// know (its signature is not checked yet).
+    pub fn device_unknown(&self) -> bool {
+        matches!(self.tx, Transaction::Proof(_)) && self.sig == SigCheck::Unchecked
+    }
+
     /// Who is rate-limited for it: the sender of an account transaction, the device's miner for a
     /// proof (`None` if the device is unknown); for a proof whose signature checked, the miner
     /// it checked under, that is, in the state it was prepared against.
@@ -398,30 +404,32 @@ impl Machine {
         // Signed messages and transaction hashes are per-item work like the signature checks
         // themselves; on a block of 50,000 proofs they took as long as a GPU's whole batch
         // verification when done on one thread, so they are spread across cores too.
+        // A proof's device is looked up once, here, beside its message: each lookup is a
+        // search of the device map, which misses the cache at tens of thousands of devices.
         let message = |tx: &&Transaction| match *tx {
-            Transaction::Account(t) => Some(t.body.signing_message()),
+            Transaction::Account(t) => Some((t.body.signing_message(), None)),
             Transaction::Proof(p) => state
                 .device(&p.proof.device_id)
-                .map(|_| p.message(chain_id)),
+                .map(|d| (p.message(chain_id), Some(d))),
         };
-        let messages: Vec<Option<Vec<u8>>> = if txs.len() < 64 {
+        let messages: Vec<Option<(Vec<u8>, Option<&Device>)>> = if txs.len() < 64 {
             txs.iter().map(message).collect()
         } else {
             txs.par_iter().map(message).collect()
         };
         let mut items = Vec::with_capacity(txs.len());
         let mut owners = Vec::with_capacity(txs.len());
-        for (&tx, msg) in txs.iter().zip(&messages) {
-            let Some(msg) = msg else { continue };
+        for (&tx, found) in txs.iter().zip(&messages) {
+            let Some((msg, device)) = found else { continue };
             // A device's key carries its `tr` from registration, so its proofs skip hashing
             // the key (poai_crypto::mu); an account transaction's key is decoded from the
             // transaction itself and used once, so it is verified as it comes.
-            let (key, tr, sig, owner) = match tx {
-                Transaction::Account(t) => (&t.public_key, None, &t.signature, t.sender()),
-                Transaction::Proof(p) => match state.device(&p.proof.device_id) {
-                    Some(d) => (&d.key, Some(d.key.tr()), &p.signature, d.miner),
-                    None => continue,
-                },
+            let (key, tr, sig, owner) = match (tx, device) {
+                (Transaction::Account(t), _) => (&t.public_key, None, &t.signature, t.sender()),
+                (Transaction::Proof(p), Some(d)) => {
+                    (&d.key, Some(d.key.tr()), &p.signature, d.miner)
+                }
+                (Transaction::Proof(_), None) => continue,
             };
             items.push(BatchItem {
                 param: key.param_set(),

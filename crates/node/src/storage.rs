@@ -16,20 +16,21 @@
 //!
 //! Block bodies go to an append-only file beside the database ([`bodies`]): written and synced
 //! first, then indexed. Every committed block's body index, receipts and the new tip are written
-//! in one durable write transaction (redb's commit is atomic and fsyncs by default). The state tables (`accounts`,
-//! `devices`, `spent`, `ai`, `validators`), the transaction index and the state head `"meta"`
-//! are written every [`STATE_FLUSH_BLOCKS`] blocks, in the same transaction as that block, and
-//! when the store is dropped; in between, the store keeps the blocks' changes in memory (the
-//! transaction index answers from there too). A proof touches random keys in three tables (its
-//! device, work id and hash), so writing them per block rewrote a B-tree page per proof per
-//! table; batched, a page changed by several blocks is written once. On open, the blocks between
-//! the state head and the tip are executed again ([`Store::load_state`]), so a crash loses
-//! nothing committed (docs/DESIGN-chain.md, "Storage"). The whole state lives in memory.
+//! in one durable write transaction (redb's commit is atomic and fsyncs by default). The state
+//! tables (`accounts`, `devices`, `spent`, `ai`, `validators`), the transaction index and the
+//! state head `"meta"` are written every [`STATE_FLUSH_BLOCKS`] blocks, in the same transaction
+//! as that block, and when the store is dropped; in between, the store keeps the blocks' changes
+//! in memory (the transaction index answers from there too). A proof touches random keys in
+//! three tables (its device, work id and hash), so writing them per block rewrote a B-tree page
+//! per proof per table; batched, a page changed by several blocks is written once. On open, the
+//! blocks between the state head and the tip are executed again ([`Store::load_state`]), so a
+//! crash loses nothing committed (docs/DESIGN-chain.md, "Storage"). The whole state lives in
+//! memory.
 //!
 //! With consensus, this store is also marshal's archive of finalized blocks
 //! (`poai_consensus::store`): marshal stores a finalized block ([`Store::put_blocks`]) before the
-//! node executes it, so `blocks` may hold bodies above the committed head. The commit that follows
-//! finds the body by its hash and writes only the rest; each block is stored once.
+//! node executes it, so `block_at` may name bodies above the committed head. The commit that
+//! follows finds the body by its hash and writes only the rest; each block is stored once.
 //! [`Store::block`] answers up to the committed head only, so readers never see a block whose
 //! receipts and state are not written yet.
 

@@ -216,6 +216,13 @@ fn proof_rules_each_have_their_error() {
         ),
     ];
     for (name, tx, expected) in cases {
+        // Admission tells a peer's proof of a device it does not know yet from the verdict.
+        let prepared = c.machine.prepare(&c.state, vec![tx.clone()]);
+        assert_eq!(
+            prepared[0].device_unknown(),
+            expected == Some("UnknownDevice"),
+            "{name}"
+        );
         let got = c.check(tx);
         assert_eq!(
             got.as_ref().err().map(TxError::name),
@@ -223,6 +230,8 @@ fn proof_rules_each_have_their_error() {
             "{name}: {got:?}"
         );
     }
+    let account = c.machine.prepare(&c.state, vec![register(&k, 9, lvl, 9)]);
+    assert!(!account[0].device_unknown(), "an account transaction");
 }
 
 #[test]
