@@ -30,6 +30,12 @@ pub fn admission_pool() -> bool {
         .is_ok()
 }
 
+/// Lowers the calling thread to the admission threads' priority: background work that
+/// consensus should not wait behind (the node's state table writes).
+pub(crate) fn background_priority() {
+    lower_priority(ADMISSION_NICE);
+}
+
 /// Lowers the calling thread's priority to `nice` (Linux threads each have their own).
 fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
