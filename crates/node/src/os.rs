@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 /// of the other threads while both want to run, and all of it when nothing else does.
 const ADMISSION_NICE: i32 = 5;
 
-/// Builds rayon's global pool with its threads named `poai-admit-N` at nice 5 (`ADMISSION_NICE`). Call
-/// once, before anything uses rayon; a pool already built is left as it is (returns `false`).
+/// Builds rayon's global pool with its threads named `poai-admit-N` at nice 5
+/// (`ADMISSION_NICE`). Call once, before anything uses rayon; a pool already built is left as it
+/// is (returns `false`).
 pub fn admission_pool() -> bool {
     rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("poai-admit-{i}"))
