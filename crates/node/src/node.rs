@@ -189,7 +189,8 @@ pub fn ahead_of_head(r: &Result<TxHash, TxError>) -> bool {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`, taking over a lock that a panicked thread held.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock cannot leave these structures half-updated in a way that
     // matters more than stopping the node would; keep serving.
     m.lock().unwrap_or_else(PoisonError::into_inner)

@@ -47,8 +47,10 @@ use poai_primitives::{Address, DeviceId, WorkId};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+
+use crate::node::lock;
 
 mod bodies;
 use bodies::{Appender, Bodies, Loc};
@@ -435,7 +437,7 @@ impl Store {
     }
 
     fn deferred(&self) -> MutexGuard<'_, Deferred> {
-        self.deferred.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.deferred)
     }
 
     /// Writes the state changes and index entries kept in memory (module docs); dropping the
@@ -810,11 +812,6 @@ fn put_or_remove(
         }
     }
     Ok(())
-}
-
-/// Locks `m`, taking over a lock that a panicked thread held (as [`Store::deferred`] does).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A u64 under `key` in the `meta` table.

@@ -142,6 +142,21 @@ impl Bodies {
 
     /// Reads the body at `loc` (block `height`, for the messages) and checks its checksum.
     pub fn read(&self, height: u64, loc: Loc) -> Result<Vec<u8>> {
+        // The index is the node's own, but a damaged one must not make it allocate past what
+        // the file holds.
+        let size = self
+            .file
+            .metadata()
+            .with_context(|| format!("reading the size of {}", self.path.display()))?
+            .len();
+        if loc.end().is_none_or(|end| end > size) {
+            bail!(
+                "reading block {height}: the index names {} bytes at {}, past the end of {} ({size} bytes)",
+                loc.len,
+                loc.offset,
+                self.path.display()
+            );
+        }
         let len = usize::try_from(loc.len)
             .with_context(|| format!("stored block {height}: length {} too large", loc.len))?;
         let mut out = vec![0u8; len];
