@@ -14,10 +14,10 @@
 //! | `ai` | table prefix ‖ key | AI VM row ([`poai_chain::ai::AiState`]) |
 //! | `validators` | consensus key 32 | validator row ([`poai_chain::Validator::encode`]) |
 //!
-//! Block bodies go to an append-only file beside the database (`storage/bodies.rs`): written and synced
-//! first, then indexed. Every committed block's body index, receipts and the new tip are written
-//! in one durable write transaction (redb's commit is atomic and fsyncs by default). The state
-//! tables (`accounts`, `devices`, `spent`, `ai`, `validators`), the transaction index and the
+//! Block bodies go to an append-only file beside the database (`storage/bodies.rs`): written and
+//! synced first, then indexed. Every committed block's body index, receipts and the new tip are
+//! written in one durable write transaction (redb's commit is atomic and fsyncs by default). The
+//! state tables (`accounts`, `devices`, `spent`, `ai`, `validators`), the transaction index and the
 //! state head `"meta"` are written every [`STATE_FLUSH_BLOCKS`] blocks and when the store is
 //! dropped; in between, the store keeps the blocks' changes in memory (the transaction index
 //! answers from there too). A proof touches random keys in three tables (its device, work id and
